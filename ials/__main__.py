@@ -1,0 +1,7 @@
+"""Entry point of `python -m ials`."""
+
+import sys
+
+from ials.cli import main
+
+sys.exit(main())
