@@ -124,12 +124,15 @@ class RunSpec:
     """Everything needed to reproduce one run: data set, protocol, split and model.
 
     ``protocol=None`` picks the data set's default protocol when the run starts
-    (`ials.data.default_protocol`).
+    (`ials.data.default_protocol`). ``split_seed`` seeds the protocol's random choices
+    (held-out users, sampled negatives); it stays fixed while the model's ``seed`` varies,
+    so seed repeats measure the model's noise on one split.
     """
 
     dataset: str = "synthetic"
     protocol: str | None = None
     split: str = "validation"
+    split_seed: int = 0
     model: IALSConfig = field(default_factory=IALSConfig)
 
     def validate(self) -> "RunSpec":
@@ -141,6 +144,7 @@ class RunSpec:
             )
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}.")
+        _check_int("split_seed", self.split_seed, low=0)
         self.model.validate()
         return self
 
@@ -149,6 +153,7 @@ class RunSpec:
             "dataset": self.dataset,
             "protocol": self.protocol,
             "split": self.split,
+            "split_seed": self.split_seed,
             "model": self.model.to_dict(),
         }
 
@@ -156,7 +161,7 @@ class RunSpec:
     def from_dict(cls, values: dict[str, Any]) -> "RunSpec":
         values = dict(values)
         model = IALSConfig.from_dict(values.pop("model", {}))
-        unknown = sorted(set(values) - {"dataset", "protocol", "split"})
+        unknown = sorted(set(values) - {"dataset", "protocol", "split", "split_seed"})
         if unknown:
             raise ValueError(f"unknown run setting(s) {', '.join(unknown)}.")
         return cls(model=model, **values)
