@@ -1,0 +1,144 @@
+"""Fixtures shared by the whole suite.
+
+- every test starts with the demo limits off (`ials.limits.ENV_VARS` unset);
+- `project_dirs`: empty data and runs directories in tmp_path, set as
+  ``IALS_DATA_DIR`` and ``IALS_RUNS_DIR``;
+- `free_port`: a TCP port on 127.0.0.1 that nothing listens on;
+- `serve_app`: starts a Streamlit server as a subprocess and waits for its health
+  endpoint, stopping it after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ials.limits import ENV_VARS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Seconds a Streamlit server may take to return "ok" on its health endpoint (a cold numba
+#: import on a busy 2-core machine takes a while).
+SERVER_START_TIMEOUT = 90.0
+
+
+@pytest.fixture(autouse=True)
+def _demo_limits_off(monkeypatch):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def project_dirs(tmp_path, monkeypatch) -> SimpleNamespace:
+    """Empty ``data_dir`` and ``runs_dir`` under tmp_path, exported as IALS_DATA_DIR/IALS_RUNS_DIR."""
+    data = tmp_path / "data"
+    runs = tmp_path / "runs"
+    data.mkdir()
+    runs.mkdir()
+    monkeypatch.setenv("IALS_DATA_DIR", str(data))
+    monkeypatch.setenv("IALS_RUNS_DIR", str(runs))
+    return SimpleNamespace(data_dir=data, runs_dir=runs)
+
+
+def find_free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    return find_free_port()
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    """GET ``url`` and return (status, body text)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.read().decode("utf-8", errors="replace")
+
+
+def wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path,
+                    timeout: float = SERVER_START_TIMEOUT) -> None:
+    """Poll ``base_url/_stcore/health`` until it returns ``ok``; fail with the server log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"the Streamlit server exited with code {process.returncode} before it "
+                f"was healthy; its output:\n{log_path.read_text(errors='replace')}"
+            )
+        try:
+            status, body = http_get(f"{base_url}/_stcore/health", timeout=2.0)
+            if status == 200 and body.strip() == "ok":
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"the Streamlit server at {base_url} was not healthy after {timeout:.0f} s; "
+        f"its output:\n{log_path.read_text(errors='replace')}"
+    )
+
+
+@pytest.fixture
+def serve_app(tmp_path, free_port):
+    """Start a Streamlit server; call as ``serve_app(command=None, env=None, cwd=None)``.
+
+    Without ``command`` it runs ``streamlit run app.py`` headless on 127.0.0.1 at
+    ``free_port`` from the repository root. ``env`` entries are added to the current
+    environment. Returns a namespace with ``base_url``, ``port``, ``process`` and
+    ``log_path``; every server started is stopped when the test ends.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(command: list[str] | None = None, env: dict[str, str] | None = None,
+              cwd: Path | None = None, port: int | None = None) -> SimpleNamespace:
+        port = free_port if port is None else port
+        if command is None:
+            command = [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.headless", "true", "--server.address", "127.0.0.1",
+                "--server.port", str(port), "--browser.gatherUsageStats", "false",
+            ]
+        log_path = tmp_path / f"streamlit-{port}.log"
+        full_env = {**os.environ, **(env or {})}
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command, cwd=cwd or REPO_ROOT, env=full_env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        started.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_health(base_url, process, log_path)
+        return SimpleNamespace(base_url=base_url, port=port, process=process, log_path=log_path)
+
+    yield start
+
+    for process in started:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a server and the workers it started (its whole process group)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
