@@ -53,7 +53,8 @@ class LimitError(ValueError):
 class RunLister(Protocol):
     """The part of `ials.runs.store.RunStore` the rate and concurrency caps read."""
 
-    def list_runs(self, sweep_id: str | None = None, status: str | None = None) -> list[dict]:
+    def list_runs(self, sweep_id: str | None = None, status: str | None = None,
+                  session_id: str | None = None) -> list[dict]:
         ...
 
 
@@ -216,8 +217,8 @@ def check_new_runs(
     now = time.time() if now is None else now
     since = now - RATE_WINDOW_SECONDS
     recent = [
-        run for run in store.list_runs()
-        if run.get("session_id") == session_id and (run.get("created_at") or 0.0) > since
+        run for run in store.list_runs(session_id=session_id)
+        if (run.get("created_at") or 0.0) > since
     ]
     if len(recent) + len(specs) > limits.runs_per_hour:
         oldest = min(run["created_at"] for run in recent) if recent else now
