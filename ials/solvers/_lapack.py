@@ -1,0 +1,94 @@
+"""BLAS and LAPACK kernels callable from numba code: syrk, potrf, potrs.
+
+The row solves need ``A += Yᵀ Y`` (syrk, half the work of a general product) and a
+Cholesky solve per row, inside numba's parallel loops. numba's own ``np.dot`` and
+``np.linalg.cholesky`` allocate and copy on every call; calling the routines scipy ships
+(``scipy.linalg.cython_blas`` / ``cython_lapack``) directly avoids that.
+
+The routines are declared as external symbols registered with LLVM by name, so the numba
+functions that call them can still be cached on disk (``cache=True``); ctypes function
+pointers would make them uncacheable.
+
+Layout: all matrices here are C-contiguous row-major numpy arrays handed to Fortran
+(column-major) routines. A symmetric d × d matrix is the same in both orders, and a
+row-major n × d block ``Y`` is the column-major d × n matrix ``Yᵀ``; hence ``syrk`` with
+``trans="N"`` computes ``Yᵀ Y``. Only one triangle of ``A`` is written and read
+(``uplo="U"`` in Fortran terms, the lower triangle of the numpy array).
+
+Callers must keep BLAS single-threaded while these run inside numba's threads
+(`ials.solvers.single_threaded_blas`), or the threads oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import njit, types
+from numba.extending import get_cython_function_address
+
+_VOID_PTR = types.voidptr
+
+
+def _declare(module: str, name: str, n_args: int) -> types.ExternalFunction:
+    symbol = f"ials_{name}"
+    llvm.add_symbol(symbol, get_cython_function_address(f"scipy.linalg.{module}", name))
+    return types.ExternalFunction(symbol, types.void(*([_VOID_PTR] * n_args)))
+
+
+_ssyrk = _declare("cython_blas", "ssyrk", 10)
+_dsyrk = _declare("cython_blas", "dsyrk", 10)
+_spotrf = _declare("cython_lapack", "spotrf", 5)
+_dpotrf = _declare("cython_lapack", "dpotrf", 5)
+_spotrs = _declare("cython_lapack", "spotrs", 8)
+_dpotrs = _declare("cython_lapack", "dpotrs", 8)
+
+_UPLO = ord("U")
+_TRANS = ord("N")
+
+
+@njit(cache=True, nogil=True)
+def syrk_add(Y, A):
+    """Add ``Yᵀ Y`` to one triangle of ``A``.
+
+    Y : (n, d) C-contiguous float32 or float64. A : (d, d) C-contiguous, same dtype.
+    """
+    n, d = Y.shape
+    if n == 0:
+        return
+    ints = np.array([d, n], np.int32)
+    scalars = np.ones(2, A.dtype)  # alpha = beta = 1
+    chars = np.array([_UPLO, _TRANS], np.uint8)
+    if A.itemsize == 4:
+        _ssyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+               scalars[0:].ctypes, Y.ctypes, ints[0:].ctypes, scalars[1:].ctypes,
+               A.ctypes, ints[0:].ctypes)
+    else:
+        _dsyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+               scalars[0:].ctypes, Y.ctypes, ints[0:].ctypes, scalars[1:].ctypes,
+               A.ctypes, ints[0:].ctypes)
+
+
+@njit(cache=True, nogil=True)
+def cholesky_solve(A, b):
+    """Solve ``A x = b`` in place for symmetric positive definite ``A``.
+
+    A : (d, d) C-contiguous; only the triangle `syrk_add` writes is read, and it is
+    overwritten by the Cholesky factor. b : (d,) contiguous, overwritten by x.
+    Returns LAPACK's ``info``: 0 on success, > 0 when ``A`` is not positive definite.
+    """
+    d = A.shape[0]
+    ints = np.array([d, 1, 0], np.int32)  # order, number of right-hand sides, info
+    chars = np.array([_UPLO], np.uint8)
+    if A.itemsize == 4:
+        _spotrf(chars.ctypes, ints[0:].ctypes, A.ctypes, ints[0:].ctypes, ints[2:].ctypes)
+        if ints[2] != 0:
+            return ints[2]
+        _spotrs(chars.ctypes, ints[0:].ctypes, ints[1:].ctypes, A.ctypes, ints[0:].ctypes,
+                b.ctypes, ints[0:].ctypes, ints[2:].ctypes)
+    else:
+        _dpotrf(chars.ctypes, ints[0:].ctypes, A.ctypes, ints[0:].ctypes, ints[2:].ctypes)
+        if ints[2] != 0:
+            return ints[2]
+        _dpotrs(chars.ctypes, ints[0:].ctypes, ints[1:].ctypes, A.ctypes, ints[0:].ctypes,
+                b.ctypes, ints[0:].ctypes, ints[2:].ctypes)
+    return ints[2]

@@ -1,0 +1,67 @@
+"""Conjugate-gradient row update: k steps per row, warm-started from the current row.
+
+Approximately solves the exact solver's system (α₀ G + λ_u I + Σ y_i y_iᵀ) x = Σ y_i
+without forming the d × d matrix: each step costs one product with G (d²) and two passes
+over the row's items (2·n·d). This is the fast, approximate update popular Python
+libraries use; with k = d steps in float64 it reaches the exact solution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
+    """out = (α₀ G + reg I + Σ_i y_i y_iᵀ) vector."""
+    d = vector.shape[0]
+    for p in range(d):
+        out[p] = np.dot(gram_scaled[p], vector) + reg * vector[p]
+    for j in range(n):
+        row = Y[indices[start + j]]
+        weight = np.dot(row, vector)
+        for p in range(d):
+            out[p] += row[p] * weight
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps):
+    """Update every row of ``X`` in place with ``steps`` conjugate-gradient steps.
+
+    Parameters are those of `ials.solvers.exact.solve_exact`, plus ``steps`` (k ≥ 1).
+    Rows without interactions are set to zero. Returns 0 (no factorization can fail).
+    """
+    n_rows = indptr.size - 1
+    d = Y.shape[1]
+    for u in prange(n_rows):
+        start = indptr[u]
+        n = indptr[u + 1] - start
+        if n == 0:
+            X[u, :] = 0
+            continue
+        x = X[u].copy()
+        product = np.empty(d, Y.dtype)
+        _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], x, product)
+        residual = -product
+        for j in range(n):
+            row = Y[indices[start + j]]
+            for p in range(d):
+                residual[p] += row[p]
+        direction = residual.copy()
+        rs_old = np.dot(residual, residual)
+        for _ in range(steps):
+            if rs_old <= 1e-20:
+                break
+            _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], direction, product)
+            step = rs_old / np.dot(direction, product)
+            for p in range(d):
+                x[p] += step * direction[p]
+                residual[p] -= step * product[p]
+            rs_new = np.dot(residual, residual)
+            ratio = rs_new / rs_old
+            for p in range(d):
+                direction[p] = residual[p] + ratio * direction[p]
+            rs_old = rs_new
+        X[u, :] = x
+    return 0
