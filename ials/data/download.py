@@ -623,3 +623,95 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------- listing
+
+
+def list_catalog(data_dir: str | os.PathLike | None = None) -> list[dict]:
+    """List every known data set with its status on this machine.
+
+    Returns
+    -------
+    list of dict
+        One row per data set, with keys ``name``, ``kind`` (``"download"``,
+        ``"prepared"``, ``"local"`` or ``"synthetic"``), ``status`` (``"missing"``,
+        ``"partial"``, ``"downloaded"``, ``"prepared"``, ``"present"`` or
+        ``"generated"``), ``size_bytes`` (on disk, 0 when missing), ``folder`` (the
+        name runs use, or None), ``description`` and ``detail`` (partial downloads,
+        the source of a prepared set).
+    """
+    root = resolve_data_dir(data_dir)
+    rows = []
+    for entry in KNOWN_DATASETS.values():
+        folder = root / entry.folder
+        present = [find_present_file(folder, remote.stored_name) for remote in entry.files]
+        partial = partial_files(entry.name, root)
+        if all(present):
+            status, detail = "downloaded", ""
+        elif partial:
+            status = "partial"
+            detail = "unfinished download: " + ", ".join(
+                f"{name} ({format_bytes(size)})" for name, size in partial.items()
+            )
+        else:
+            status, detail = "missing", f"about {entry.approx_mb:g} MB to download"
+        size = sum(path.stat().st_size for path in present if path is not None)
+        size += sum(partial.values())
+        rows.append(_row(entry.name, "download", status, size, entry.folder,
+                         entry.description, detail))
+
+    for entry in PREPARED_DATASETS.values():
+        folder = root / entry.name
+        prepared = any((folder / record).is_file() for record in ("dataset.json", "prepare.json"))
+        rows.append(_row(
+            entry.name, "prepared", "prepared" if prepared else "missing",
+            _folder_bytes(folder) if prepared else 0, entry.name, entry.description,
+            f"built from {entry.source} by `python -m ials data prepare {entry.name}`",
+        ))
+
+    covered = {row["folder"] for row in rows} | {row["name"] for row in rows}
+    for info in _registry_datasets(root):
+        if info.name in covered:
+            continue
+        if info.format == "synthetic":
+            rows.append(_row(info.name, "synthetic", "generated", 0, info.name,
+                             info.description, "generated on demand, no download"))
+        else:
+            rows.append(_row(info.name, "local", "present", _folder_bytes(info.path),
+                             info.name, info.description, f"format {info.format}"))
+    return rows
+
+
+def _registry_datasets(root: Path) -> list:
+    """Return the registry's data sets, or [] when it cannot list them."""
+    from ials.data.registry import list_datasets
+
+    try:
+        return list_datasets(root)
+    except OSError as error:
+        logger.warning("cannot list the data sets in %s: %s", root, error)
+        return []
+
+
+def _row(name, kind, status, size, folder, description, detail) -> dict:
+    return {
+        "name": name, "kind": kind, "status": status, "size_bytes": int(size),
+        "folder": folder, "description": description, "detail": detail,
+    }
+
+
+def _folder_bytes(folder: Path | None) -> int:
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def format_bytes(size: int) -> str:
+    """Format a byte count for people: ``"512 B"``, ``"3.4 MB"`` (powers of 1024)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -560,7 +560,7 @@ def _sample_negatives(users, items, n_users, n_items, n_negatives, seed, user_id
     if short.size:
         user = short[0]
         raise ValueError(
-            f"user {user_ids[user]!r} rated {n_items - room[user]} of {n_items} items, so "
+            f"user {user_ids[user]} rated {n_items - room[user]} of {n_items} items, so "
             f"fewer than {n_negatives} unrated items remain for negatives; lower "
             f"n_negatives or drop such users first."
         )
