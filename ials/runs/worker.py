@@ -168,8 +168,9 @@ class Worker:
             logger.warning("run %s stopped because the store changed it: %s", run_id, exc)
             status = "gone"
         except Exception as exc:
-            logger.exception("run %s failed", run_id)
-            status = self._finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            logger.exception("run %s failed: %s", run_id, error)
+            status = self._finish(run_id, "failed", error=error, log=False)
         finally:
             with self._lock:
                 self._current_run = None
@@ -204,14 +205,15 @@ class Worker:
                     _format_metrics(final_metrics))
         return self._finish(run_id, "finished", final_metrics=final_metrics)
 
-    def _finish(self, run_id: str, status: str, final_metrics=None, error=None) -> str:
+    def _finish(self, run_id: str, status: str, final_metrics=None, error=None,
+                log: bool = True) -> str:
         try:
             changed = self.store.finish_run(run_id, status, final_metrics=final_metrics,
                                             error=error)
         except RunNotFoundError:
             logger.warning("run %s was deleted before it could be marked %s", run_id, status)
             return "gone"
-        if changed and status != "finished":
+        if changed and log and status != "finished":
             logger.info("run %s %s%s", run_id, status, f": {error}" if error else "")
         return status if changed else "gone"
 
