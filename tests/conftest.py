@@ -142,3 +142,19 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The project's data directory with the real ML-1M NCF files (linked by .ci/run).
+
+    Fails instead of skipping: a missing data set must not turn the real-data checks
+    into silent passes.
+    """
+    data = REPO_ROOT / "data"
+    if not (data / "ml-1m").is_dir():
+        pytest.fail(
+            f"real data missing: {data / 'ml-1m'} does not exist. Link the shared data "
+            "folders into data/ (bash .ci/run does this) and rerun."
+        )
+    return data
