@@ -24,8 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 # Upper bound on the elements of the int64 index array that `numpy.argpartition` returns
-# (32 MB). `top_k_items` splits larger score matrices into row chunks.
-_ARGPARTITION_ELEMENTS = 1 << 22
+# (8 MB). `top_k_items` splits larger score matrices into row chunks.
+_ARGPARTITION_ELEMENTS = 1 << 20
 
 
 def top_k_items(scores: np.ndarray, k: int) -> np.ndarray:
