@@ -314,3 +314,80 @@ def test_progress_unknown_until_first_finish():
 def test_progress_explicit_worker_count():
     runs = [{"status": "finished", "started_at": 0.0, "finished_at": 10.0}] + [{"status": "queued"}] * 4
     assert sweeps.progress_of(runs, workers=4, now=0.0).remaining_seconds == pytest.approx(10.0)
+
+
+# --- launching into a real store ----------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    from ials import limits
+    from ials.runs.store import RunStore
+
+    for name in limits.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return RunStore(tmp_path / "runs")
+
+
+def test_launch_sweep_queues_every_cell(store):
+    sweep_id = sweeps.launch_sweep(store, base_spec(), [0.1, 0.01], [0.01, 0.001], seeds=2)
+    sweep = store.get_sweep(sweep_id)
+    assert sweep["kind"] == "grid"
+    assert len(sweep["run_ids"]) == 8
+    assert sweep["config"]["alpha0s"] == [0.1, 0.01]
+    assert sweep["config"]["seeds"] == [0, 1]
+    runs = store.list_runs(sweep_id=sweep_id)
+    assert {r["status"] for r in runs} == {"queued"}
+    cells = {(r["spec"]["model"]["alpha0"], r["spec"]["model"]["reg"], r["spec"]["model"]["seed"]) for r in runs}
+    assert len(cells) == 8
+
+
+def test_launch_sweep_invalid_grid_writes_nothing(store):
+    with pytest.raises(ValueError):
+        sweeps.launch_sweep(store, base_spec(), [0.1], [0.01, -1.0])
+    assert store.list_sweeps() == []
+    assert store.list_runs() == []
+
+
+def test_sweep_results_of_queued_sweep(store):
+    sweep_id = sweeps.launch_sweep(store, base_spec(), [0.1], [0.01, 0.001])
+    df = sweeps.sweep_results(store, sweep_id, "HR@10")
+    assert len(df) == 2
+    assert set(df["status"]) == {"queued"}
+    assert df["HR@10"].isna().all()
+    progress = sweeps.sweep_progress(store, sweep_id)
+    assert (progress.total, progress.queued, progress.done) == (2, 2, 0)
+
+
+def test_launch_repeats_counts_source_run(store):
+    source = store.create_run(base_spec(seed=4).to_dict())
+    sweep_id = sweeps.launch_repeats(store, source, n_seeds=3)
+    sweep = store.get_sweep(sweep_id)
+    assert sweep["kind"] == "repeat"
+    assert sweep["config"]["seeds"] == [4, 5, 6]
+    new_seeds = sorted(r["spec"]["model"]["seed"] for r in store.list_runs(sweep_id=sweep_id))
+    assert new_seeds == [5, 6]
+    ids = [r["id"] for r in sweeps.sweep_runs(store, sweep_id)]
+    assert ids[0] == source
+    assert len(ids) == 3
+
+
+def test_launch_repeats_from_spec(store):
+    sweep_id = sweeps.launch_repeats(store, base_spec(seed=1), n_seeds=2)
+    assert sorted(r["spec"]["model"]["seed"] for r in store.list_runs(sweep_id=sweep_id)) == [1, 2]
+
+
+def test_launch_repeats_rejects_unknown_run(store):
+    with pytest.raises(ValueError, match="not found"):
+        sweeps.launch_repeats(store, "nosuchrun", n_seeds=3)
+
+
+def test_launch_ladder_and_nu_comparison(store):
+    ladder = sweeps.launch_ladder(store, base_spec(), dims=[8, 16])
+    assert store.get_sweep(ladder)["kind"] == "ladder"
+    assert sorted(r["spec"]["model"]["dim"] for r in store.list_runs(sweep_id=ladder)) == [8, 16]
+    comparison = sweeps.launch_nu_comparison(store, base_spec(), regs=[0.01, 0.001])
+    runs = store.list_runs(sweep_id=comparison)
+    assert len(runs) == 3 * 2
+    assert all(r["spec"]["model"]["normalized_reg"] for r in runs)
+    assert {r["spec"]["model"]["nu"] for r in runs} == {0.0, 0.5, 1.0}
