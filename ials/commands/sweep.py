@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between looks at the run store while the sweep runs.
 POLL_SECONDS = 0.5
-#: Times the command restarts its workers when they all exited with runs still queued
-#: (a worker that crashed on start); after that it gives up and reports the queued runs.
+#: Times the command restarts its workers when they all exited with runs still queued,
+#: e.g. after a crash on start. After that it exits with an error and leaves the runs queued.
 MAX_WORKER_RESTARTS = 3
 #: Seconds to wait for the workers to stop after SIGTERM before killing them.
 STOP_TIMEOUT_SECONDS = 15.0
@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _cancel_sweep(store, sweep_id)
         raise
+    except RuntimeError as error:
+        print(f"error: {error} The queued runs stay in sweep {sweep_id}.", file=sys.stderr)
+        return 1
     finally:
         pool.stop()
     return _finish(store, sweep_id, printer, metric)
