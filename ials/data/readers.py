@@ -104,13 +104,15 @@ def _find_bad_line(
     integer_columns: tuple[int, ...] = (),
     numeric_columns: tuple[int, ...] = (),
     skip_lines: int = 0,
-    column_names: list[str] | None = None,
+    labels: dict[int, tuple[str, str | None]] | None = None,
 ) -> tuple[int, str] | None:
     """Reread ``path`` line by line and return ``(line, problem)`` for the first bad line.
 
     ``n_columns=None`` takes the field count of the first data line as the expected one.
-    Returns None when every line is well formed.
+    ``labels`` maps a field position to its role and column name for the message
+    (default: "field N"). Returns None when every line is well formed.
     """
+    labels = labels or {}
     expected = n_columns
     line_number = 0
     try:
@@ -130,18 +132,22 @@ def _find_bad_line(
                     )
                 for column in integer_columns:
                     if not _is_integer(fields[column].strip()):
-                        label = column_names[column] if column_names else f"field {column + 1}"
-                        return line_number, f"{label} {fields[column]!r} is not an integer"
+                        return line_number, _describe(labels, column, fields, "an integer")
                 for column in numeric_columns:
                     value = fields[column].strip()
                     if value == "" or not _is_number(value):
-                        label = column_names[column] if column_names else f"field {column + 1}"
-                        return line_number, f"{label} {fields[column]!r} is not a number"
+                        return line_number, _describe(labels, column, fields, "a number")
     except _READ_ERRORS as error:
         return line_number + 1, f"cannot read the file (corrupt or truncated?): {error}"
     except csv.Error as error:
         return line_number, f"malformed CSV: {error}"
     return None
+
+
+def _describe(labels: dict, column: int, fields: list[str], expected: str) -> str:
+    role, name = labels.get(column, (f"field {column + 1}", None))
+    where = f" in column {name!r}" if name is not None else ""
+    return f"{role} {fields[column]!r}{where} is not {expected}"
 
 
 def _raise_bad_file(path: Path, error: Exception, **scan) -> None:
@@ -213,7 +219,8 @@ def read_ncf(folder: str | os.PathLike, name: str) -> Interactions:
         paths[part] = path
 
     scan = {"integer_columns": (0, 1), "numeric_columns": (2, 3),
-            "column_names": ["user", "item", "rating", "timestamp"]}
+            "labels": {p: (role, None) for p, role in
+                       enumerate(["user", "item", "rating", "timestamp"])}}
     train = _read_columns(paths["train.rating"], "\t", 4, **scan)
     test = _read_columns(paths["test.rating"], "\t", 4, **scan)
     train_user, train_item = _id_columns(paths["train.rating"], train)
@@ -484,18 +491,26 @@ def _read_text_table(
     skip = 1 if header else 0
     numeric = tuple(positions[role] for role in ("rating", "timestamp") if role in positions)
     scan = {"sep": sep, "n_columns": len(names) if names else None, "skip_lines": skip,
-            "numeric_columns": numeric, "column_names": names}
+            "numeric_columns": numeric, "labels": _field_labels(positions, wanted)}
+    n_fields = len(names) if names is not None else _first_line_field_count(path, sep)
     if sep == "::":
         # Splitting "a::b" on ":" gives the fields a, "", b. The C parser is much faster
         # than the python engine that a multi-character separator needs.
         read_sep, field_of = ":", {role: 2 * p for role, p in positions.items()}
+        n_fields = 2 * n_fields - 1
     else:
         read_sep, field_of = sep, dict(positions)
+    if max(field_of.values()) >= n_fields:
+        raise DataFormatError(
+            path, skip + 1,
+            f"expected at least {max(positions.values()) + 1} fields, found "
+            f"{len(names) if names else _first_line_field_count(path, sep)}",
+        )
     try:
+        # Naming every field makes the parser reject lines with extra fields.
         raw = pd.read_csv(
-            path, sep=read_sep, header=None, skiprows=skip,
-            usecols=sorted(set(field_of.values())), compression=_compression(path),
-            engine="c", skip_blank_lines=True,
+            path, sep=read_sep, header=None, skiprows=skip, names=list(range(n_fields)),
+            compression=_compression(path), engine="c", skip_blank_lines=True,
         )
     except pd.errors.EmptyDataError as error:
         raise DataFormatError(path, skip + 1, "the table contains no rows") from error
@@ -506,13 +521,26 @@ def _read_text_table(
     # A short line shows up as a missing value and a bad number as a text column: find
     # the first bad line by rescanning, so the error names the line and the cause.
     has_missing = frame.isna().to_numpy().any()
-    has_text = any(frame[role].dtype == object for role in ("rating", "timestamp")
-                   if role in frame)
+    has_text = any(not pd.api.types.is_numeric_dtype(frame[role])
+                   for role in ("rating", "timestamp") if role in frame)
     if has_missing or has_text:
         found = _find_bad_line(path, **scan)
         if found is not None:
             raise DataFormatError(path, found[0], found[1])
     return frame, skip
+
+
+def _field_labels(positions: dict, wanted: dict) -> dict[int, tuple[str, str | None]]:
+    """Return the role and column name of each field read, for error messages."""
+    return {p: (role, str(wanted[role])) for role, p in positions.items()}
+
+
+def _first_line_field_count(path: Path, sep: str) -> int:
+    with open_text(path) as handle:
+        for line in handle:
+            if line.strip():
+                return len(_split_line(line.rstrip("\r\n"), sep))
+    return 0
 
 
 def _header_names(path: Path, sep: str) -> list[str]:

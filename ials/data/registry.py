@@ -9,7 +9,7 @@ A data set is a folder ``DATA_DIR/NAME/`` in one of these formats, checked in th
    "description": ...}`` for a table, or ``{"format": "strong-generalization",
    "file": "prepared.npz", "description": ...}`` for a prepared bundle with the matrices
    ``train``, ``validation_fold_in``, ``validation_targets``, ``test_fold_in`` and
-   ``test_targets``.
+   ``test_targets``. ``{"format": "ncf"}`` only sets the description of NCF files.
 2. NCF leave-one-out files ``NAME.train.rating``, ``NAME.test.rating``,
    ``NAME.test.negative`` (plain or ``.gz``).
 3. A GroupLens ratings file: ``u.data``, ``ratings.dat`` or ``ratings.csv`` (plain or
@@ -184,18 +184,25 @@ def _detect(folder: Path) -> DatasetInfo | None:
     """Return the data set in ``folder``, or None when no format matches."""
     name = folder.name
     manifest_path = folder / MANIFEST_NAME
-    if manifest_path.is_file():
-        return _manifest_info(folder, manifest_path)
+    manifest = _read_manifest(manifest_path) if manifest_path.is_file() else None
+    if manifest is not None and manifest["format"] != "ncf":
+        return _manifest_info(folder, manifest_path, manifest)
 
     ncf = [find_file(folder, f"{name}.{part}")
            for part in ("train.rating", "test.rating", "test.negative")]
     if all(path is not None for path in ncf):
         protocols = FORMAT_PROTOCOLS["ncf"]
-        return DatasetInfo(
-            name, "ncf", folder, protocols[0], protocols,
+        description = (manifest or {}).get("description") or (
             "NCF leave-one-out files: held-out test item per user with 99 sampled "
-            "negatives (HR@10, NDCG@10).",
-            files=tuple(ncf),
+            "negatives (HR@10, NDCG@10)."
+        )
+        return DatasetInfo(name, "ncf", folder, protocols[0], protocols, str(description),
+                           files=tuple(ncf))
+    if manifest is not None:
+        raise DataFormatError(
+            manifest_path, None,
+            f"format is \"ncf\" but {name}.train.rating, {name}.test.rating or "
+            f"{name}.test.negative (plain or .gz) is missing",
         )
 
     grouplens = find_grouplens_file(folder)
@@ -209,8 +216,7 @@ def _detect(folder: Path) -> DatasetInfo | None:
     return None
 
 
-def _manifest_info(folder: Path, manifest_path: Path) -> DatasetInfo:
-    manifest = _read_manifest(manifest_path)
+def _manifest_info(folder: Path, manifest_path: Path, manifest: dict) -> DatasetInfo:
     data_file = folder / manifest["file"]
     if not data_file.is_file():
         raise DataFormatError(
@@ -240,11 +246,14 @@ def _read_manifest(path: Path) -> dict:
     if not isinstance(manifest, dict):
         raise DataFormatError(path, 1, "expected a JSON object")
     data_format = manifest.get("format")
-    if data_format not in ("table", "strong-generalization"):
+    if data_format not in ("table", "strong-generalization", "ncf"):
         raise DataFormatError(
             path, None,
-            f"format must be \"table\" or \"strong-generalization\", got {data_format!r}",
+            "format must be \"table\", \"strong-generalization\" or \"ncf\", got "
+            f"{data_format!r}",
         )
+    if data_format == "ncf":
+        return manifest
     file_name = manifest.get("file")
     if not isinstance(file_name, str) or not file_name or "/" in file_name or "\\" in file_name:
         raise DataFormatError(

@@ -18,7 +18,7 @@ Names
 ``synthetic-small``
     600 users, 400 items, about 34,000 interactions: fast tests and UI demos.
 ``synthetic-tiny``
-    60 users, 50 items, about 1,000 interactions: unit tests.
+    60 users, 50 items, about 800 interactions: unit tests.
 ``synthetic-<users>x<items>``
     For example ``synthetic-2000x1000``: the ML-1M density (4.5 %), at least 20 items per
     user when the item count allows.
@@ -149,7 +149,7 @@ VARIANT_DESCRIPTIONS: dict[str, str] = {
         "Generated data, 600 users × 400 items, about 34,000 interactions: fast tests and "
         "demos."
     ),
-    "synthetic-tiny": "Generated data, 60 users × 50 items, about 1,000 interactions.",
+    "synthetic-tiny": "Generated data, 60 users × 50 items, about 800 interactions.",
 }
 
 _SIZED_NAME = re.compile(r"^synthetic-(\d+)x(\d+)$")
