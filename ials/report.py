@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from ials import charts, views
 from ials.runs.store import EXPORT_FORMAT, EXPORT_VERSION
 
-#: Plotly options of the report charts: no plotly logo, no link to the plotly cloud.
-_PLOTLY_CONFIG = {"displaylogo": False, "showLink": False}
+#: Plotly options of the report charts: no plotly logo in the mode bar.
+_PLOTLY_CONFIG = {"displaylogo": False}
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;

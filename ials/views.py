@@ -262,10 +262,8 @@ def flat_settings(run: dict) -> dict[str, Any]:
 
 def settings_rows(run: dict) -> pd.DataFrame:
     """Build the run page's settings table: setting, value, including effective λ."""
-    rows = [
-        (SETTING_LABELS.get(key, key), format_number(value))
-        for key, value in flat_settings(run).items()
-    ]
+    flat = flat_settings(run)
+    rows = [(SETTING_LABELS.get(key, key), format_number(flat[key])) for key in _setting_keys([flat])]
     rows.append(("effective λ", format_number(run.get("effective_reg"))))
     info = run.get("dataset_info") or {}
     for key in ("train_users", "items", "train_interactions"):
@@ -287,10 +285,12 @@ def differing_settings(runs: Sequence[dict]) -> list[str]:
 
 
 def _setting_keys(flats: Sequence[dict]) -> list[str]:
+    """Return the union of the settings' keys in `SETTING_LABELS` order, unknown keys last."""
     keys: list[str] = []
     for flat in flats:
         keys.extend(key for key in flat if key not in keys)
-    return keys
+    order = list(SETTING_LABELS)
+    return sorted(keys, key=lambda key: order.index(key) if key in order else len(order))
 
 
 def run_labels(runs: Sequence[dict]) -> list[str]:
@@ -305,10 +305,11 @@ def run_labels(runs: Sequence[dict]) -> list[str]:
         flat = flat_settings(run)
         parts = [f"{SETTING_LABELS.get(key, key)}={format_number(flat.get(key))}" for key in keys]
         labels.append(", ".join(parts) if parts else run_title(run))
-    for index, label in enumerate(labels):
-        if labels.count(label) > 1:
-            labels[index] = f"{label} ({run_title(runs[index])})"
-    return labels
+    repeated = {label for label in labels if labels.count(label) > 1}
+    return [
+        f"{label} ({run_title(run)})" if label in repeated else label
+        for label, run in zip(labels, runs)
+    ]
 
 
 def compare_frame(runs: Sequence[dict], epochs_by_run: dict[str, Sequence[dict]]) -> pd.DataFrame:
@@ -474,42 +475,31 @@ def field_error(name: str, value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class TrainingCounts:
-    """Shape of a training matrix: users, items and interactions (nnz).
-
-    ``exact`` is False when the counts are those of the whole data set because the
-    protocol's split could not be built; the effective λ shown is then an estimate.
-    """
+    """Shape of a training matrix: users, items and interactions (nnz)."""
 
     n_users: int
     n_items: int
     nnz: int
-    exact: bool
 
 
 def list_datasets(data_dir=None) -> list:
-    """Return the `DatasetInfo` of every data set available (synthetic ones first)."""
-    from ials.data.registry import list_datasets as registry_list
+    """Return the `ials.data.DatasetInfo` of every data set available (synthetic first)."""
+    from ials import data
 
-    return registry_list(data_dir)
+    return data.list_datasets(data_dir)
 
 
 def training_counts(name: str, protocol: str, split: str, split_seed: int, data_dir=None) -> TrainingCounts:
     """Count the training matrix a run on this data set, protocol and split trains on.
 
     Builds the split the way the worker does (`ials.data.load_split`), so the effective
-    λ computed from these counts is the one the solver will use. Without ``load_split``
-    it falls back to the counts of the whole data set, marked inexact.
+    λ computed from these counts is the one the solver will use.
     """
-    try:
-        from ials.data import load_split
-    except ImportError:
-        load_split = None
-    if load_split is not None:
-        split_data = load_split(name, protocol=protocol, split=split, seed=split_seed,
-                                data_dir=data_dir)
-        n_users, n_items = split_data.train.shape
-        return TrainingCounts(int(n_users), int(n_items), int(split_data.train.nnz), True)
-    from ials.data.registry import load_interactions
+    from ials import data
 
-    interactions = load_interactions(name, data_dir)
-    return TrainingCounts(interactions.n_users, interactions.n_items, interactions.nnz, False)
+    # NOTE: load_split keeps the split in a per-process cache, so the Streamlit process
+    # holds each data set it counted (hundreds of MB for ML-20M) until it restarts.
+    split_data = data.load_split(name, protocol=protocol, split=split, seed=split_seed,
+                                 data_dir=data_dir)
+    n_users, n_items = split_data.train.shape
+    return TrainingCounts(int(n_users), int(n_items), int(split_data.train.nnz))

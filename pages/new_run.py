@@ -94,8 +94,7 @@ def show_effective_reg(values: dict[str, Any], counts) -> None:
         st.caption("Effective λ: unknown until the data set can be read.")
         return
     reg = views.effective_reg(values, counts.n_users, counts.n_items, counts.nnz)
-    label = "Effective λ" if counts.exact else "Effective λ (estimate)"
-    st.metric(label, "—" if reg is None else f"{reg:.3e}",
+    st.metric("Effective λ", "—" if reg is None else f"{reg:.3e}",
               help="The λ the solver uses on this data set's training matrix.")
     st.caption(f"training matrix: {counts.n_users:,} users × {counts.n_items:,} items, "
                f"{counts.nnz:,} interactions")

@@ -1,0 +1,125 @@
+"""Tables, labels, progress and form checks behind the pages (no Streamlit needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ials import charts, views
+
+
+def run_dict(run_id="r1", name=None, status="finished", **model):
+    values = {"dim": 64, "alpha0": 0.1, "reg": 0.003, "nu": 1.0, "epochs": 8, "solver": "exact"}
+    values.update(model)
+    return {
+        "id": run_id, "name": name, "status": status,
+        "spec": {"dataset": "synthetic", "protocol": None, "split": "validation",
+                 "split_seed": 0, "model": values},
+        "protocol": "leave-last-out", "effective_reg": values["reg"],
+        "epochs_done": 0, "epochs_total": values["epochs"], "final_metrics": None,
+        "created_at": 1_700_000_000.0, "started_at": None, "finished_at": None,
+    }
+
+
+def epoch(number, hr, seconds=2.0):
+    return {"epoch": number, "L_S": 1.0, "L_I": 1.0, "R": 1.0, "L": 3.0,
+            "metrics": {"HR@10": hr}, "train_seconds": seconds, "eval_seconds": 0.0}
+
+
+def test_best_epoch_prefers_earliest_tie():
+    epochs = [epoch(1, 0.2), epoch(2, 0.5), epoch(3, 0.5), epoch(4, 0.4)]
+    assert views.best_epoch(epochs, "HR@10") == (0.5, 2)
+    assert views.best_epoch(epochs, "NDCG@10") == (None, None)
+
+
+def test_progress_estimates_time_left():
+    run = run_dict(status="running", epochs=8)
+    run.update(started_at=100.0, epochs_done=2)
+    progress = views.run_progress(run, [epoch(1, 0.1, 3.0), epoch(2, 0.2, 5.0)], now=130.0)
+    assert progress.fraction == 0.25
+    assert progress.elapsed_seconds == 30.0
+    assert progress.remaining_seconds == 4.0 * 6  # mean of 3 s and 5 s, six epochs left
+    assert progress.text() == "epoch 2 of 8 · elapsed 30 s · about 24 s left (estimate)"
+
+
+def test_progress_finished_has_no_estimate():
+    run = run_dict(status="finished")
+    run.update(started_at=100.0, finished_at=190.0, epochs_done=8)
+    progress = views.run_progress(run, [epoch(i, 0.1) for i in range(1, 9)], now=500.0)
+    assert progress.fraction == 1.0
+    assert progress.elapsed_seconds == 90.0
+    assert progress.remaining_seconds is None
+
+
+def test_run_labels_name_differing_settings():
+    runs = [run_dict("a", alpha0=0.1), run_dict("b", alpha0=0.3, dim=128), run_dict("c")]
+    assert views.differing_settings(runs) == ["alpha0", "dim"]
+    labels = views.run_labels(runs)
+    assert labels[0] == "α₀=0.1, d=64 (a)"
+    assert labels[1] == "α₀=0.3, d=128"
+    assert labels[2] == "α₀=0.1, d=64 (c)"
+
+
+def test_run_labels_identical_settings_use_names():
+    runs = [run_dict("a", name="first"), run_dict("b")]
+    assert views.run_labels(runs) == ["first", "b"]
+
+
+def test_compare_frame_marks_differences():
+    runs = [run_dict("a", alpha0=0.1), run_dict("b", alpha0=0.3)]
+    frame = views.compare_frame(runs, {"a": [epoch(1, 0.2)], "b": [epoch(1, 0.25), epoch(2, 0.3)]})
+    assert bool(frame.loc["α₀", "differs"]) is True
+    assert bool(frame.loc["d", "differs"]) is False
+    assert list(frame.loc["best HR@10 (epoch)", ["a", "b"]]) == ["0.2000 (1)", "0.3000 (2)"]
+
+
+def test_field_errors_name_each_invalid_field():
+    errors = views.field_errors({"split": "train", "model": {"alpha0": 0.0, "dim": 0, "nu": 1.0}})
+    assert set(errors) == {"split", "alpha0", "dim"}
+    assert "alpha0" in errors["alpha0"] and "> 0" in errors["alpha0"]
+    assert "dim must be an integer ≥ 1" in errors["dim"]
+    assert views.field_errors({"dataset": "synthetic", "model": {"alpha0": 0.2}}) == {}
+
+
+def test_field_error_single_field():
+    assert views.field_error("reg", -1.0).startswith("reg (regularization λ)")
+    assert views.field_error("reg", 0.01) is None
+    assert views.field_error("protocol", "k-fold").startswith("protocol must be one of")
+
+
+def test_effective_reg_matches_formula():
+    values = {"alpha0": 0.5, "reg": 0.01, "nu": 0.0, "normalized_reg": True, "nu_ref": 1}
+    n_users, n_items, nnz = 30, 20, 100
+    w_bar = 2 * (100 + 0.5 * 30 * 20) / 50
+    assert views.effective_reg(values, n_users, n_items, nnz) == pytest.approx(0.01 * w_bar)
+    assert views.effective_reg({**values, "alpha0": -1.0}, n_users, n_items, nnz) is None
+
+
+def test_runs_frame_and_filters():
+    finished = run_dict("aaa111", name="baseline")
+    finished.update(final_metrics={"HR@10": 0.7}, epochs_done=2)
+    queued = run_dict("bbb222", status="queued", solver="cg")
+    frame = views.runs_frame([finished, queued], {"aaa111": [epoch(1, 0.5), epoch(2, 0.6)]})
+    first = frame.set_index("id").loc["aaa111"]
+    assert first["best"] == 0.6
+    assert first["best epoch"] == 2
+    assert first["test"] == 0.7
+    assert first["epochs"] == "2/8"
+    assert list(views.filter_runs_frame(frame, statuses=["queued"])["id"]) == ["bbb222"]
+    assert list(views.filter_runs_frame(frame, text="BASE")["id"]) == ["aaa111"]
+    assert list(views.filter_runs_frame(frame, text="cg")["id"]) == ["bbb222"]
+    assert len(views.filter_runs_frame(frame, datasets=["ml-1m"])) == 0
+
+
+def test_format_duration_units():
+    assert views.format_duration(42.4) == "42 s"
+    assert views.format_duration(185) == "3 min 05 s"
+    assert views.format_duration(7620) == "2 h 07 min"
+    assert views.format_duration(None) == "—"
+
+
+def test_loss_figure_keeps_zoom_key():
+    figure = charts.loss_figure([epoch(2, 0.1), epoch(1, 0.2)], log_y=True, uirevision="run-x")
+    assert figure.layout.uirevision == "run-x"
+    assert figure.layout.yaxis.type == "log"
+    assert [trace.name for trace in figure.data] == [charts.LOSS_LABELS[c] for c in charts.LOSS_COMPONENTS]
+    assert list(figure.data[0].x) == [1, 2]
