@@ -71,6 +71,12 @@ def wait_for(condition, process: subprocess.Popen | None, log_path: Path, what: 
                 f"{log_path.read_text(errors='replace')}")
 
 
+def wait_for_first_epoch(store: RunStore, run_id: str, process: subprocess.Popen,
+                         log_path: Path) -> None:
+    wait_for(lambda: store.get_run(run_id)["epochs_done"] >= 1, process, log_path,
+             "the first epoch")
+
+
 def pause_outside_transaction(pid: int, store: RunStore) -> None:
     """SIGSTOP ``pid`` at a moment when it holds no write lock on the store.
 
@@ -150,8 +156,7 @@ def test_killed_worker_run_fails(project_dirs, store):
     run_id = store.create_run(slow_spec())
     process, log_path = start_worker(project_dirs)
     try:
-        wait_for(lambda: store.get_run(run_id)["epochs_done"] >= 1, process, log_path,
-                 "the first epoch")
+        wait_for_first_epoch(store, run_id, process, log_path)
         assert store.get_run(run_id)["status"] == "running"
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
@@ -174,8 +179,7 @@ def test_stopped_worker_misses_heartbeats(project_dirs, store):
     run_id = store.create_run(slow_spec())
     process, log_path = start_worker(project_dirs)
     try:
-        wait_for(lambda: store.get_run(run_id)["epochs_done"] >= 1, process, log_path,
-                 "the first epoch")
+        wait_for_first_epoch(store, run_id, process, log_path)
         pause_outside_transaction(process.pid, store)  # alive, but neither training nor beating
         last_beat = store.get_run(run_id)["heartbeat_at"]
         while time.time() <= last_beat + 1.0:
@@ -195,8 +199,7 @@ def test_cancel_from_other_process(project_dirs, store):
     run_id = store.create_run(slow_spec())
     process, log_path = start_worker(project_dirs, "--exit-when-idle")
     try:
-        wait_for(lambda: store.get_run(run_id)["epochs_done"] >= 1, process, log_path,
-                 "the first epoch")
+        wait_for_first_epoch(store, run_id, process, log_path)
         assert store.request_cancel(run_id) == "running"
         process.wait(timeout=START_TIMEOUT)
     finally:
@@ -208,6 +211,27 @@ def test_cancel_from_other_process(project_dirs, store):
     assert run["final_metrics"] is None
     assert 1 <= run["epochs_done"] < 200
     assert [row["epoch"] for row in store.epochs(run_id)] == list(range(1, run["epochs_done"] + 1))
+
+
+@pytest.mark.slow
+def test_sigterm_stops_after_epoch(project_dirs, store):
+    run_id = store.create_run(slow_spec())
+    process, log_path = start_worker(project_dirs)
+    try:
+        wait_for_first_epoch(store, run_id, process, log_path)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=START_TIMEOUT)
+    finally:
+        kill(process)
+
+    run = store.get_run(run_id)
+    assert process.returncode == 0
+    assert run["status"] == "failed"
+    assert run["error"] == (f"worker {make_worker_id(process.pid)} was stopped after epoch "
+                            f"{run['epochs_done']} of 200")
+    assert len(store.epochs(run_id)) == run["epochs_done"]
+    assert "received SIGTERM" in log_path.read_text(errors="replace")
+    assert store.list_workers() == []
 
 
 class CancelAfterStore(RunStore):

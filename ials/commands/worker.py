@@ -16,7 +16,8 @@ def add_parser(subparsers):
         description=(
             "Claim queued runs from RUNS_DIR/runs.sqlite one at a time and train them, "
             "writing every epoch to the store. Logs go to stderr and RUNS_DIR/logs/ials.log "
-            "at level INFO or lower. SIGTERM or Ctrl-C stops it after the current epoch."
+            "at level INFO or lower. SIGTERM or Ctrl-C stops it after the current epoch, and "
+            "a second Ctrl-C stops it at once."
         ),
     )
     parser.add_argument("--runs-dir", help="run-store directory (default $IALS_RUNS_DIR or runs/)")
@@ -58,11 +59,14 @@ def run(args) -> int:
     stop_event = threading.Event()
 
     def request_stop(signum, frame):
-        logger.info("received %s; stopping after the current epoch",
-                    signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop_event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        logger.info("received %s; stopping after the current epoch", name)
         stop_event.set()
 
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     worker = Worker(args.runs_dir, args.data_dir, poll_seconds=args.poll_seconds)
     logger.info("worker %s uses %s numba thread(s)", worker.worker_id, threads)
     worker.run_forever(

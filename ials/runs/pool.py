@@ -1,9 +1,9 @@
 """Start and stop background workers on demand (used by the Streamlit app).
 
-Live workers are tracked in the ``workers`` table of the run store: `ensure_workers`
-inserts a row (id ``"<host>:<pid>"``) right after it spawns a process, each worker
-refreshes its row every few seconds and deletes it when it exits, and rows whose
-local process is gone are pruned on every look. `ensure_workers` holds an exclusive
+Live workers are tracked in the ``workers`` table of the run store. `ensure_workers`
+inserts a row (id ``"<host>:<pid>"``) right after it spawns a process. Each worker
+refreshes its row every few seconds and deletes it when it exits. Rows whose local
+process is gone are pruned on every look. `ensure_workers` holds an exclusive
 ``fcntl`` lock on ``RUNS_DIR/workers.lock`` from counting to inserting, so two
 Streamlit sessions calling it at once never start more than ``n`` workers.
 

@@ -3,7 +3,8 @@
 The store is the single source of truth shared by the Streamlit app and the worker
 processes. It lives in ``RUNS_DIR/runs.sqlite`` and uses
 
-* WAL mode, so readers never block the one writer and the writer never blocks readers;
+* WAL mode, so readers do not block the single writer and the writer does not block
+  readers;
 * a new connection per call with ``PRAGMA busy_timeout=10000``, so a writer that finds
   the file locked waits up to 10 s instead of raising "database is locked", and no
   connection is shared between threads or across ``fork``;
@@ -170,7 +171,7 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
     """Apply the pending migrations up to ``target`` (default: all) in one transaction.
 
     Returns the schema version afterwards. Raises `RuntimeError` when the file has a
-    newer schema than this package knows, because writing to it could corrupt it.
+    newer schema than `SCHEMA_VERSION`, because writing to it could corrupt it.
     """
     target = SCHEMA_VERSION if target is None else target
     conn.execute("BEGIN IMMEDIATE")
@@ -179,7 +180,7 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
         if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"the run store has schema version {version}, but ials {__version__} "
-                f"knows only versions up to {SCHEMA_VERSION}; upgrade ials or use "
+                f"reads only versions up to {SCHEMA_VERSION}; upgrade ials or use "
                 f"another runs directory."
             )
         for number in range(version, target):

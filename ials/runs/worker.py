@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sqlite3
 import threading
 import time
 
@@ -105,7 +106,13 @@ class Worker:
                 if max_runs is not None and handled >= max_runs:
                     reason = f"handled {handled} run(s)"
                     break
-                run = self.store.claim_next_run(self.worker_id)
+                try:
+                    run = self.store.claim_next_run(self.worker_id)
+                except sqlite3.Error:
+                    logger.exception("worker %s: claiming a run failed; retrying in %g s",
+                                     self.worker_id, self.poll_seconds)
+                    self._stop.wait(self.poll_seconds)
+                    continue
                 if run is None:
                     now = time.monotonic()
                     if exit_when_idle:
@@ -170,7 +177,10 @@ class Worker:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             logger.exception("run %s failed: %s", run_id, error)
-            status = self._finish(run_id, "failed", error=error, log=False)
+            status = self._finish_after_error(run_id, error)
+        except KeyboardInterrupt:
+            self._finish_after_error(run_id, f"worker {self.worker_id} was interrupted")
+            raise
         finally:
             with self._lock:
                 self._current_run = None
@@ -204,6 +214,15 @@ class Worker:
         logger.info("run %s finished after %d epochs: %s", run_id, last_epoch,
                     _format_metrics(final_metrics))
         return self._finish(run_id, "finished", final_metrics=final_metrics)
+
+    def _finish_after_error(self, run_id: str, error: str) -> str:
+        """Mark a run failed, logging instead of raising when the store write fails too."""
+        try:
+            return self._finish(run_id, "failed", error=error, log=False)
+        except sqlite3.Error:
+            logger.exception("run %s: recording the failure failed; the stale-run check "
+                             "will mark it failed", run_id)
+            return "failed"
 
     def _finish(self, run_id: str, status: str, final_metrics=None, error=None,
                 log: bool = True) -> str:
