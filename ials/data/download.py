@@ -572,6 +572,38 @@ def write_json_atomically(path: Path, payload: dict) -> None:
         raise
 
 
+class staged_folder:
+    """Context manager: build a folder under a temporary name, then swap it in.
+
+    ``with staged_folder(root, name) as staging:`` yields a new hidden folder in
+    ``root``. On success it replaces ``root/name`` (the old folder is renamed away and
+    deleted); on an exception it is deleted and ``root/name`` stays as it was.
+    """
+
+    def __init__(self, root: Path, name: str):
+        self.root = root
+        self.name = name
+
+    def __enter__(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{self.name}.", suffix=".tmp"))
+        return self.path
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return False
+        target = self.root / self.name
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{self.name}.", suffix=".old"))
+            os.replace(target, old / self.name)
+        os.replace(self.path, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
 def _write_download_record(folder: Path, name: str, files: dict) -> None:
     """Merge ``files`` of data set ``name`` into ``folder/download.json``."""
     path = folder / DOWNLOAD_RECORD
@@ -648,7 +680,8 @@ def list_catalog(data_dir: str | os.PathLike | None = None) -> list[dict]:
         present = [find_present_file(folder, remote.stored_name) for remote in entry.files]
         partial = partial_files(entry.name, root)
         if all(present):
-            status, detail = "downloaded", ""
+            status = "downloaded"
+            detail = f"runs use the name {entry.folder}" if entry.folder != entry.name else ""
         elif partial:
             status = "partial"
             detail = "unfinished download: " + ", ".join(

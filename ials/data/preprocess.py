@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +31,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ials.data.bundle import save_csr_bundle
-from ials.data.readers import GROUPLENS_FILES, read_table
 from ials.data.download import (
     KNOWN_DATASETS,
     PREPARED_DATASETS,
@@ -41,8 +38,11 @@ from ials.data.download import (
     find_present_file,
     read_download_record,
     sha256_file,
+    staged_folder,
     write_json_atomically,
 )
+from ials.data.protocols import binary_csr
+from ials.data.readers import GROUPLENS_FILES, read_table
 from ials.paths import data_dir as resolve_data_dir
 
 logger = logging.getLogger(__name__)
@@ -357,7 +357,7 @@ def split_strong_generalization(
     column_of_item = np.full(len(item_ids), -1, dtype=np.int64)
     column_of_item[train_items] = np.arange(n_items)
     columns = column_of_item[item_codes]
-    train = _binary_csr(rows[is_train], columns[is_train], (n_train_users, n_items))
+    train = binary_csr(rows[is_train], columns[is_train], (n_train_users, n_items))
     steps.finish(f"{n_train_users:,} training users, {n_items:,} items, {train.nnz:,} interactions")
 
     parts = {}
@@ -372,8 +372,8 @@ def split_strong_generalization(
         part_rows = rows[selected] - first_row
         part_columns = columns[selected]
         shape = (n_heldout_users, n_items)
-        fold_in = _binary_csr(part_rows[~is_target], part_columns[~is_target], shape)
-        targets = _binary_csr(part_rows[is_target], part_columns[is_target], shape)
+        fold_in = binary_csr(part_rows[~is_target], part_columns[~is_target], shape)
+        targets = binary_csr(part_rows[is_target], part_columns[is_target], shape)
         parts[part] = (fold_in, targets)
         steps.finish(f"{fold_in.nnz:,} fold-in, {targets.nnz:,} target interactions")
 
@@ -447,14 +447,6 @@ def _choose_targets(user_codes: np.ndarray, test_prop: float, seed: int) -> np.n
     is_target = np.empty(n, dtype=bool)
     is_target[order] = is_target_sorted
     return is_target
-
-
-def _binary_csr(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    values = np.ones(rows.shape[0], dtype=np.float32)
-    matrix = sp.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float32)
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
 
 
 # ---------------------------------------------------------------------- NCF format
@@ -554,7 +546,7 @@ def split_leave_last_out_ncf(
 
 def _sample_negatives(users, items, n_users, n_items, n_negatives, seed, user_ids) -> np.ndarray:
     """Draw ``n_negatives`` distinct unrated items per user by rejection sampling."""
-    rated = _binary_csr(users, items, (n_users, n_items))
+    rated = binary_csr(users, items, (n_users, n_items))
     room = n_items - np.diff(rated.indptr)
     short = np.flatnonzero(room < n_negatives)
     if short.size:
@@ -733,7 +725,7 @@ def _prepare_strong_generalization(name, root, progress, force) -> PrepareResult
         },
         "counts": split.counts,
     }
-    with _staging_folder(root, name) as staging:
+    with staged_folder(root, name) as staging:
         save_csr_bundle(
             staging / "prepared.npz",
             {"format": "strong-generalization", "dataset": name, "counts": split.counts},
@@ -792,7 +784,7 @@ def _prepare_ncf(name, root, progress, force) -> PrepareResult:
         "source": {"dataset": "ml-1m", "file": raw.name, "sha256": checksum},
         "counts": counts,
     }
-    with _staging_folder(root, name) as staging:
+    with staged_folder(root, name) as staging:
         write_ncf_files(split, staging, name)
         write_json_atomically(staging / "prepare.json", record)
     steps.finish()
@@ -800,35 +792,48 @@ def _prepare_ncf(name, root, progress, force) -> PrepareResult:
     return PrepareResult(name, folder, counts)
 
 
-class _staging_folder:
-    """Build a folder under a temporary name and swap it in as ``root/name`` on success."""
-
-    def __init__(self, root: Path, name: str):
-        self.root = root
-        self.name = name
-
-    def __enter__(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{self.name}.", suffix=".tmp"))
-        return self.path
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return False
-        target = self.root / self.name
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{self.name}.", suffix=".old"))
-            os.replace(target, old / self.name)
-        os.replace(self.path, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
-
-
 def _log_counts(name: str, counts: dict) -> None:
     logger.info(
         "%s: %s users, %s items, %s interactions", name, f"{counts['users']:,}",
         f"{counts['items']:,}", f"{counts['interactions']:,}",
     )
+
+
+# ------------------------------------------------------------- most-popular baseline
+
+#: Most-popular baseline on the test users as reported by Steck (EASE, WWW 2019):
+#: Recall@20, Recall@50, NDCG@100. A correct split and evaluation reproduce them.
+PUBLISHED_POPULARITY = {
+    "ml-20m-sg": {"Recall@20": 0.162, "Recall@50": 0.235, "NDCG@100": 0.191},
+    "msd-sg": {"Recall@20": 0.043, "Recall@50": 0.068, "NDCG@100": 0.058},
+}
+
+
+def popularity_metrics(
+    name: str,
+    *,
+    protocol: str | None = None,
+    split: str = "test",
+    data_dir: str | os.PathLike | None = None,
+) -> tuple[dict[str, float], dict]:
+    """Score the most-popular baseline on data set ``name``.
+
+    The baseline is fitted on the split's training matrix and scored on its test task
+    (``split="test"``) or its per-epoch evaluation task (``split="validation"``).
+
+    Returns
+    -------
+    metrics : dict
+        Metric name (``"Recall@20"``, ``"HR@10"``, ...) to value.
+    info : dict
+        ``protocol`` and ``evaluated_users``.
+    """
+    from ials.data import load_split
+    from ials.evaluation.evaluate import evaluate, evaluated_users
+    from ials.evaluation.popularity import PopularityModel
+
+    loaded = load_split(name, protocol=protocol, split=split, data_dir=data_dir)
+    task = loaded.test_task if split == "test" else loaded.eval_task
+    model = PopularityModel().fit(loaded.train)
+    metrics = evaluate(model, task)
+    return metrics, {"protocol": loaded.protocol, "evaluated_users": evaluated_users(task)}
