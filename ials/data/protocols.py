@@ -3,8 +3,8 @@
 Protocols (every random choice is seeded by ``seed``, so a seed gives one fixed split):
 
 ``leave-last-out``
-    Test split: each user's latest interaction (by timestamp; ties, and data without
-    timestamps, are broken uniformly at random) is the test target, the rest is training.
+    Test split: each user's latest interaction by timestamp is the test target, and the
+    rest is training. Ties, and data without timestamps, are broken uniformly at random.
     Validation split: the latest remaining interaction is held out as well and becomes the
     validation target. Users with fewer than 2 (test) or 3 (validation) interactions are
     not evaluated but keep their training rows. Full ranking with Recall, NDCG and HR at
@@ -304,7 +304,7 @@ def _leave_last_out(
 def _ncf_loo_sampled(
     interactions: Interactions, split: str, streams: dict, n_negatives: int
 ) -> Split:
-    """The NCF protocol on NCF files: the files' test task plus a sampled validation task."""
+    """Build the NCF protocol's split: the files' test task plus a sampled validation task."""
     n_users, n_items = interactions.n_users, interactions.n_items
     user, item = interactions.user, interactions.item
     test_users = np.flatnonzero(interactions.ncf_test >= 0).astype(np.int32)
@@ -314,7 +314,7 @@ def _ncf_loo_sampled(
     ).astype(np.int32)
     test_task = SampledTask(users=test_users, candidates=candidates, ks=SAMPLED_KS)
     if not test_users.size:
-        raise ValueError(f"{interactions.name}: the NCF test file holds no test item.")
+        raise ValueError(f"{interactions.name}: the NCF test file contains no test item.")
 
     eval_task = test_task
     held_out = np.zeros(user.shape[0], dtype=bool)
@@ -422,10 +422,10 @@ def sample_negatives(
         draws = rng.integers(0, n_items, size=(pending.shape[0], width))
         valid = _first_valid(draws, users[pending], positive_keys, n_items)
         # Keep the first n_negatives valid draws of each row, in draw order.
-        taken = valid & (np.cumsum(valid, axis=1) <= n_negatives)
-        complete = taken.sum(axis=1) == n_negatives
+        selected = valid & (np.cumsum(valid, axis=1) <= n_negatives)
+        complete = selected.sum(axis=1) == n_negatives
         rows = pending[complete]
-        result[rows] = draws[complete][taken[complete]].reshape(-1, n_negatives)
+        result[rows] = draws[complete][selected[complete]].reshape(-1, n_negatives)
         pending = pending[~complete]
     if pending.size:
         _sample_exact(result, pending, users, positives, n_negatives, rng)

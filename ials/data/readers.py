@@ -180,7 +180,7 @@ def _read_columns(path: Path, sep: str, n_columns: int, **scan) -> pd.DataFrame:
 
 
 def _is_empty(path: Path) -> bool:
-    """Return whether ``path`` holds no text at all (raises DataFormatError if unreadable)."""
+    """Return whether ``path`` contains no text; raise DataFormatError if it is unreadable."""
     try:
         with open_text(path) as handle:
             return handle.read(1) == ""
@@ -394,7 +394,7 @@ def read_table(
         Keep rows with rating > this value (the ML-20M preprocessing of Liang et al. keeps
         ratings > 3.5). At most one of the two thresholds may be set.
     header : bool
-        Whether the first line holds column names (text files only).
+        Whether the first line contains the column names (text files only).
     name : str
         Data set name stored in the result.
 
@@ -421,13 +421,13 @@ def read_table(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found.")
 
-    wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
-    wanted = {role: column for role, column in wanted.items() if column is not None}
+    columns = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
+    columns = {role: column for role, column in columns.items() if column is not None}
     if path.name.endswith(".parquet"):
-        frame = _read_parquet(path, wanted)
+        frame = _read_parquet(path, columns)
         line_offset = None
     else:
-        frame, line_offset = _read_text_table(path, wanted, sep, header)
+        frame, line_offset = _read_text_table(path, columns, sep, header)
 
     if len(frame) == 0:
         raise DataFormatError(path, None, "the table contains no rows")
@@ -435,15 +435,15 @@ def read_table(
         missing = frame[role].isna().to_numpy()
         if missing.any():
             raise DataFormatError(path, _row_line(path, line_offset, missing),
-                                  f"missing {role} id in column {wanted[role]!r}")
+                                  f"missing {role} id in column {columns[role]!r}")
     for role in ("rating", "timestamp"):
         if role in frame:
-            frame[role] = _numeric_column(path, frame[role], role, wanted[role], line_offset)
+            frame[role] = _numeric_column(path, frame[role], role, columns[role], line_offset)
 
     return _to_interactions(frame, rating_threshold, rating_min_exclusive, name or path.stem)
 
 
-def _read_parquet(path: Path, wanted: dict) -> pd.DataFrame:
+def _read_parquet(path: Path, columns: dict) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -452,20 +452,20 @@ def _read_parquet(path: Path, wanted: dict) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError) as error:
         raise DataFormatError(path, None, f"cannot read the Parquet file: {error}") from error
     found = list(schema.names)
-    for role, column in wanted.items():
+    for role, column in columns.items():
         if column not in found:
             raise DataFormatError(
                 path, None, f"{role} column {column!r} not found; columns found: {', '.join(found)}"
             )
     try:
-        table = pd.read_parquet(path, columns=list(dict.fromkeys(wanted.values())))
+        table = pd.read_parquet(path, columns=list(dict.fromkeys(columns.values())))
     except (pa.ArrowInvalid, OSError) as error:
         raise DataFormatError(path, None, f"cannot read the Parquet file: {error}") from error
-    return pd.DataFrame({role: table[column] for role, column in wanted.items()})
+    return pd.DataFrame({role: table[column] for role, column in columns.items()})
 
 
 def _read_text_table(
-    path: Path, wanted: dict, sep: str | None, header: bool
+    path: Path, columns: dict, sep: str | None, header: bool
 ) -> tuple[pd.DataFrame, int]:
     """Read a delimited text table; return the columns by role and the header line count."""
     if _is_empty(path):
@@ -473,25 +473,25 @@ def _read_text_table(
     sep = sep or _detect_sep(path)
     names = _header_names(path, sep) if header else None
     if names is not None:
-        for role, column in wanted.items():
+        for role, column in columns.items():
             if column not in names:
                 raise DataFormatError(
                     path, 1,
                     f"{role} column {column!r} not found; columns found: {', '.join(names)}",
                 )
-        positions = {role: names.index(column) for role, column in wanted.items()}
+        positions = {role: names.index(column) for role, column in columns.items()}
     else:
-        for role, column in wanted.items():
+        for role, column in columns.items():
             if isinstance(column, bool) or not isinstance(column, (int, np.integer)) or column < 0:
                 raise ValueError(
                     f"with header=False, {role} must be a 0-based column position, got {column!r}."
                 )
-        positions = {role: int(column) for role, column in wanted.items()}
+        positions = {role: int(column) for role, column in columns.items()}
 
     skip = 1 if header else 0
     numeric = tuple(positions[role] for role in ("rating", "timestamp") if role in positions)
     scan = {"sep": sep, "n_columns": len(names) if names else None, "skip_lines": skip,
-            "numeric_columns": numeric, "labels": _field_labels(positions, wanted)}
+            "numeric_columns": numeric, "labels": _field_labels(positions, columns)}
     n_fields = len(names) if names is not None else _first_line_field_count(path, sep)
     if sep == "::":
         # Splitting "a::b" on ":" gives the fields a, "", b. The C parser is much faster
@@ -530,9 +530,9 @@ def _read_text_table(
     return frame, skip
 
 
-def _field_labels(positions: dict, wanted: dict) -> dict[int, tuple[str, str | None]]:
+def _field_labels(positions: dict, columns: dict) -> dict[int, tuple[str, str | None]]:
     """Return the role and column name of each field read, for error messages."""
-    return {p: (role, str(wanted[role])) for role, p in positions.items()}
+    return {p: (role, str(columns[role])) for role, p in positions.items()}
 
 
 def _first_line_field_count(path: Path, sep: str) -> int:

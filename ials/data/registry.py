@@ -154,7 +154,7 @@ def dataset_info(name: str, data_dir: str | os.PathLike | None = None) -> Datase
     Raises
     ------
     DatasetNotFoundError
-        No such folder, or the folder holds no recognized data files.
+        No such folder, or the folder contains no recognized data files.
     DataFormatError
         The folder's ``dataset.json`` is invalid.
     """

@@ -44,7 +44,7 @@ GENERATOR_VERSION = 1
 #: Density of ML-1M (1,000,209 / (6,040 · 3,706)), used for ``synthetic-<users>x<items>``.
 ML1M_DENSITY = 1_000_209 / (6_040 * 3_706)
 
-#: Upper bound on users × items: the generator holds a dense float32 key matrix.
+#: Upper bound on users × items: the generator builds a dense float32 key matrix per block of users.
 MAX_CELLS = 200_000_000
 
 #: First timestamp (2001-01-01, seconds since the epoch) and the span in seconds (3 years).
