@@ -98,7 +98,8 @@ def load_split(
     split : str
         ``"validation"`` or ``"test"``.
     seed : int
-        Split seed (≥ 0); fixes held-out items, users and sampled negatives.
+        Split seed (≥ 0); fixes held-out items, users and sampled negatives. A prepared
+        strong-generalization bundle is already split, so the seed has no effect there.
     data_dir : path or None
         Data directory; None uses ``$IALS_DATA_DIR`` or ``data/``.
 
