@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import cholesky_solve, syrk_add
+from ials.solvers._lapack import cholesky_solve, dot, syrk_add
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -44,7 +44,7 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps)
         for j in range(n):
             row = Y[indices[start + j]]
             gathered[j, :] = row
-            residual[j] = np.dot(row, x) - 1.0
+            residual[j] = dot(row, x) - 1.0
         for _ in range(sweeps):
             for block_start in range(0, d, b):
                 block_end = min(block_start + b, d)
@@ -58,7 +58,7 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps)
                 syrk_add(block, system)
                 rhs = np.empty(width, Y.dtype)
                 for p in range(width):
-                    rhs[p] = np.dot(gram_scaled[block_start + p], x) + row_reg[u] * x[block_start + p]
+                    rhs[p] = dot(gram_scaled[block_start + p], x) + row_reg[u] * x[block_start + p]
                 for j in range(n):
                     for p in range(width):
                         rhs[p] += block[j, p] * residual[j]
@@ -68,6 +68,6 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps)
                 for p in range(width):
                     x[block_start + p] -= rhs[p]
                 for j in range(n):
-                    residual[j] -= np.dot(block[j], rhs)
+                    residual[j] -= dot(block[j], rhs)
         X[u, :] = x
     return failures

@@ -11,16 +11,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ials.solvers._lapack import dot
+
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
     """out = (α₀ G + reg I + Σ_i y_i y_iᵀ) vector."""
     d = vector.shape[0]
     for p in range(d):
-        out[p] = np.dot(gram_scaled[p], vector) + reg * vector[p]
+        out[p] = dot(gram_scaled[p], vector) + reg * vector[p]
     for j in range(n):
         row = Y[indices[start + j]]
-        weight = np.dot(row, vector)
+        weight = dot(row, vector)
         for p in range(d):
             out[p] += row[p] * weight
 
@@ -49,16 +51,16 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps):
             for p in range(d):
                 residual[p] += row[p]
         direction = residual.copy()
-        rs_old = np.dot(residual, residual)
+        rs_old = dot(residual, residual)
         for _ in range(steps):
             if rs_old <= 1e-20:
                 break
             _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], direction, product)
-            step = rs_old / np.dot(direction, product)
+            step = rs_old / dot(direction, product)
             for p in range(d):
                 x[p] += step * direction[p]
                 residual[p] -= step * product[p]
-            rs_new = np.dot(residual, residual)
+            rs_new = dot(residual, residual)
             ratio = rs_new / rs_old
             for p in range(d):
                 direction[p] = residual[p] + ratio * direction[p]

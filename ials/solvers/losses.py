@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ials.solvers._lapack import dot
+
 
 @njit(parallel=True, cache=True, fastmath=True)
 def observed_loss(indptr, indices, W, H):
@@ -21,7 +23,7 @@ def observed_loss(indptr, indices, W, H):
     for u in prange(n_rows):
         partial = 0.0
         for position in range(indptr[u], indptr[u + 1]):
-            error = np.float64(np.dot(W[u], H[indices[position]])) - 1.0
+            error = np.float64(dot(W[u], H[indices[position]])) - 1.0
             partial += error * error
         total += partial
     return total
@@ -32,7 +34,7 @@ def weighted_sq_norms(X, weights):
     """Return Σ_u weights[u] ‖X[u]‖² in float64."""
     total = 0.0
     for u in prange(X.shape[0]):
-        total += np.float64(weights[u]) * np.float64(np.dot(X[u], X[u]))
+        total += np.float64(weights[u]) * np.float64(dot(X[u], X[u]))
     return total
 
 
