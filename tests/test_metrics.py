@@ -65,12 +65,19 @@ def test_top_k_rejects_bad_k():
         metrics.top_k_items(np.zeros((1, 3)), 0)
 
 
-def test_top_k_chunks_rows(monkeypatch):
-    monkeypatch.setattr(metrics, "_ARGPARTITION_ELEMENTS", 8)
-    scores = np.random.default_rng(0).integers(0, 3, size=(9, 4)).astype(float)
-    chunked = metrics.top_k_items(scores, 3)
-    expected = np.argsort(-scores, axis=1, kind="stable")[:, :3]
-    np.testing.assert_array_equal(chunked, expected)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_top_k_many_rows_match_stable_sort(dtype):
+    scores = np.random.default_rng(0).integers(-3, 3, size=(300, 50)).astype(dtype)
+    top = metrics.top_k_items(scores, 20)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :20]
+    np.testing.assert_array_equal(top, expected)
+
+
+def test_top_k_non_contiguous_input():
+    scores = np.random.default_rng(1).standard_normal((6, 8))
+    np.testing.assert_array_equal(
+        metrics.top_k_items(scores.T, 3), np.argsort(-scores.T, axis=1)[:, :3]
+    )
 
 
 @settings(max_examples=200, deadline=None)

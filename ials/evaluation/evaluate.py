@@ -6,8 +6,8 @@ dot product of their embeddings. `evaluate` returns the mean of each metric over
 evaluated users, which are the users with at least one target.
 
 Full ranking (`RankingTask`) computes one matrix product per batch of users, sets the
-excluded items to ``-inf`` and keeps the top k by `numpy.argpartition`. Items with equal
-scores rank by item id, ascending (see `ials.evaluation.metrics`). Sampled ranking
+excluded items to ``-inf`` and keeps the top k with a parallel heap kernel. Items with
+equal scores rank by item id, ascending (see `ials.evaluation.metrics`). Sampled ranking
 (`SampledTask`) scores only each user's candidates; a negative that scores the same as
 the held-out item ranks above it.
 """

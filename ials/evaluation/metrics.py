@@ -10,8 +10,8 @@ batch of users:
 
 Tie rule of the full ranking: items are ordered by score, descending, and items with
 equal scores by item id, ascending. The rule holds for the whole top-k list, including
-ties at the cut-off (the k-th and the (k+1)-th item score the same), so the result never
-depends on how `numpy.argpartition` orders equal values.
+ties at the cut-off (the k-th and the (k+1)-th item score the same), so the result does
+not depend on the batch size or the number of threads.
 
 Leave-one-out with sampled negatives uses `sampled_rank`, then `sampled_hit_rate` and
 `sampled_ndcg`. Its tie rule is pessimistic: a negative that scores the same as the
@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-# Upper bound on the elements of the int64 index array that `numpy.argpartition` returns
-# (8 MB). `top_k_items` splits larger score matrices into row chunks.
-_ARGPARTITION_ELEMENTS = 1 << 20
-
+from numba import njit, prange
 
 def top_k_items(scores: np.ndarray, k: int) -> np.ndarray:
     """Select the k best-scoring items of each row, best first.
+
+    Runs a numba kernel in parallel over rows. Each row keeps a heap of its k best items
+    in one pass over the scores, so the cost is O(n_items) per row plus O(k log k).
 
     Parameters
     ----------
@@ -42,14 +41,14 @@ def top_k_items(scores: np.ndarray, k: int) -> np.ndarray:
     Returns
     -------
     ndarray of int64, shape (n, min(k, n_items))
-        Item ids ordered by score descending, then item id ascending. A position whose
-        item scores ``-inf`` contains -1, which happens only when a row has fewer than k
-        items with a finite score.
+        Item ids ordered by score descending, then item id ascending. A position past
+        the row's items with a finite score contains -1, which happens only when a row
+        has fewer than k such items.
 
     Raises
     ------
     ValueError
-        If ``scores`` is not 2-D, ``k`` < 1, or a row's top k contains NaN.
+        If ``scores`` is not 2-D, ``k`` < 1, or ``scores`` contains NaN.
     """
     scores = np.asarray(scores)
     if scores.ndim != 2:
@@ -58,55 +57,100 @@ def top_k_items(scores: np.ndarray, k: int) -> np.ndarray:
         )
     if int(k) < 1:
         raise ValueError(f"k must be at least 1; got {k}.")
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    scores = np.ascontiguousarray(scores)
     n_rows, n_items = scores.shape
     k = min(int(k), n_items)
-    result = np.empty((n_rows, k), dtype=np.int64)
+    top_items = np.empty((n_rows, k), dtype=np.int64)
     if n_rows == 0 or k == 0:
-        return result
+        return top_items
 
-    chunk_rows = max(1, _ARGPARTITION_ELEMENTS // n_items)
-    for start in range(0, n_rows, chunk_rows):
-        stop = min(start + chunk_rows, n_rows)
-        result[start:stop] = _top_k_chunk(scores[start:stop], k)
-    return result
-
-
-def _top_k_chunk(scores: np.ndarray, k: int) -> np.ndarray:
-    n_items = scores.shape[1]
-    top = np.argpartition(scores, n_items - k, axis=1)[:, n_items - k :]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    # numpy orders NaN above every number, so a row with a NaN score has it in its top k.
-    if np.isnan(top_scores).any():
+    nan_rows = np.zeros(n_rows, dtype=np.bool_)
+    _top_k_kernel(scores, k, top_items, nan_rows)
+    if nan_rows.any():
         raise ValueError(
-            "scores contain NaN, so items cannot be ranked; the factors are probably "
-            "not finite (a diverged model). Check the training loss and hyperparameters."
+            f"scores contain NaN in {int(nan_rows.sum())} row(s), so items cannot be "
+            "ranked; the factors are probably not finite (a diverged model). Check the "
+            "training loss and hyperparameters."
         )
-
-    # argpartition breaks ties at the cut-off arbitrarily. Rows where more than k items
-    # reach the k-th score take the tied items with the lowest ids instead.
-    threshold = top_scores.min(axis=1)
-    reaching = np.count_nonzero(scores >= threshold[:, None], axis=1)
-    tied_rows = np.flatnonzero((reaching > k) & (threshold > -np.inf))
-    if tied_rows.size:
-        top[tied_rows] = _lowest_ids_at_cutoff(scores[tied_rows], threshold[tied_rows], k)
-        top_scores = np.take_along_axis(scores, top, axis=1)
-
-    # Sort the k items by score descending, then by item id ascending.
-    order = np.lexsort((top, -top_scores), axis=1)
-    top = np.take_along_axis(top, order, axis=1)
-    top[np.take_along_axis(top_scores, order, axis=1) == -np.inf] = -1
-    return top
+    return top_items
 
 
-def _lowest_ids_at_cutoff(scores: np.ndarray, threshold: np.ndarray, k: int) -> np.ndarray:
-    """Return the k items of each row above ``threshold``, filled up with the tied items
-    of lowest id (unordered, shape (n, k))."""
-    above = scores > threshold[:, None]
-    tied = scores == threshold[:, None]
-    missing = k - np.count_nonzero(above, axis=1)
-    tie_position = np.cumsum(tied, axis=1, dtype=np.int32)
-    keep = above | (tied & (tie_position <= missing[:, None]))
-    return np.nonzero(keep)[1].reshape(scores.shape[0], k)
+@njit(inline="always")
+def _ranks_below(score_a, item_a, score_b, item_b):
+    """Return True if item a ranks below item b: lower score, or same score, higher id."""
+    return score_a < score_b or (score_a == score_b and item_a > item_b)
+
+
+@njit(inline="always")
+def _sift_down(heap_scores, heap_items, position, size):
+    """Restore the heap below ``position``; the root is the lowest-ranked item."""
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            return
+        right = child + 1
+        if right < size and _ranks_below(
+            heap_scores[right], heap_items[right], heap_scores[child], heap_items[child]
+        ):
+            child = right
+        if not _ranks_below(
+            heap_scores[child], heap_items[child], heap_scores[position], heap_items[position]
+        ):
+            return
+        heap_scores[position], heap_scores[child] = heap_scores[child], heap_scores[position]
+        heap_items[position], heap_items[child] = heap_items[child], heap_items[position]
+        position = child
+
+
+@njit(inline="always")
+def _sift_up(heap_scores, heap_items, position):
+    while position > 0:
+        parent = (position - 1) // 2
+        if not _ranks_below(
+            heap_scores[position], heap_items[position], heap_scores[parent], heap_items[parent]
+        ):
+            return
+        heap_scores[position], heap_scores[parent] = heap_scores[parent], heap_scores[position]
+        heap_items[position], heap_items[parent] = heap_items[parent], heap_items[position]
+        position = parent
+
+
+@njit(parallel=True, cache=True)
+def _top_k_kernel(scores, k, top_items, nan_rows):
+    """Write each row's top k into ``top_items`` (best first, -1 padded); flag NaN rows."""
+    n_rows, n_items = scores.shape
+    for row in prange(n_rows):
+        heap_scores = np.empty(k, dtype=scores.dtype)
+        heap_items = top_items[row]
+        size = 0
+        # Items arrive in ascending id order, so a newcomer that only ties the heap's
+        # lowest-ranked item ranks below it and stays out, so the lowest ids win ties.
+        for item in range(n_items):
+            score = scores[row, item]
+            if np.isnan(score):
+                nan_rows[row] = True
+            elif size == k:
+                if score > heap_scores[0]:
+                    heap_scores[0] = score
+                    heap_items[0] = item
+                    _sift_down(heap_scores, heap_items, 0, size)
+            elif score > -np.inf:
+                heap_scores[size] = score
+                heap_items[size] = item
+                _sift_up(heap_scores, heap_items, size)
+                size += 1
+
+        for position in range(size, k):
+            heap_items[position] = -1
+        # Heap sort: move the lowest-ranked item to the back until the heap is empty.
+        while size > 1:
+            last = size - 1
+            heap_scores[0], heap_scores[last] = heap_scores[last], heap_scores[0]
+            heap_items[0], heap_items[last] = heap_items[last], heap_items[0]
+            size = last
+            _sift_down(heap_scores, heap_items, 0, size)
 
 
 def target_hits(top_items: np.ndarray, targets: sp.csr_matrix) -> np.ndarray:
