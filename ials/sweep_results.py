@@ -359,5 +359,8 @@ def _has_times(run: dict) -> bool:
 
 
 def sweep_progress(store, sweep_id: str, workers: int | None = None) -> SweepProgress:
-    """Return the `SweepProgress` of a sweep in ``store`` (see `progress_of`)."""
-    return progress_of(store.list_runs(sweep_id=sweep_id), workers)
+    """Return the `SweepProgress` of a sweep in ``store`` (see `progress_of`).
+
+    A repeat sweep's source run counts, as in `sweep_results`.
+    """
+    return progress_of(sweep_runs(store, sweep_id), workers)

@@ -387,3 +387,105 @@ def base_spec_of(sweep: dict) -> RunSpec:
 def default_base_spec(dataset: str, dim: int = 128, epochs: int = BROAD_SEARCH_EPOCHS) -> RunSpec:
     """Return a base spec for a broad search: d = 128, 8 epochs, exact solver, ν = 1."""
     return RunSpec(dataset=dataset, model=IALSConfig(dim=dim, epochs=epochs)).validate()
+
+
+# --- form helpers (used by the dashboard, kept here so they are testable) ------------------
+
+
+def parse_grid(text: str, label: str, positive: bool = True) -> list[float]:
+    """Parse grid values separated by commas or spaces, e.g. ``"1, 0.3, 0.1"``.
+
+    Raises `ValueError` naming the entry that is not a number, or the `validate_grid`
+    error.
+    """
+    entries = [entry for entry in str(text).replace(",", " ").split() if entry]
+    values = []
+    for entry in entries:
+        try:
+            values.append(float(entry))
+        except ValueError:
+            raise ValueError(f"{label}: {entry!r} is not a number; separate values with commas.") from None
+    return validate_grid(label, values, label, positive=positive)
+
+
+def parse_int_list(text: str, label: str, low: int = 1) -> list[int]:
+    """Parse integers separated by commas or spaces, e.g. ``"64, 128, 256"``."""
+    entries = [entry for entry in str(text).replace(",", " ").split() if entry]
+    values = []
+    for entry in entries:
+        try:
+            values.append(int(entry))
+        except ValueError:
+            raise ValueError(f"{label}: {entry!r} is not an integer.") from None
+    return distinct_integers(values, label, low=low)
+
+
+def parse_reference_lines(text: str) -> dict[str, float]:
+    """Parse ``label = value`` lines (e.g. ``EASE = 0.391``) into a dict; blank lines are skipped."""
+    lines = {}
+    for number, line in enumerate(str(text).splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, separator, value = line.rpartition("=")
+        if not separator or not label.strip():
+            raise ValueError(f"reference line {number} ({line.strip()!r}) must look like 'label = 0.391'.")
+        try:
+            lines[label.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"reference line {number}: {value.strip()!r} is not a number.") from None
+    return lines
+
+
+def format_grid(values: Iterable[float]) -> str:
+    """Return grid values as the comma-separated text `parse_grid` reads."""
+    return ", ".join(f"{float(v):g}" for v in values)
+
+
+def form_defaults(base_spec: RunSpec | None = None, next_sweep: dict | None = None) -> dict:
+    """Return the new-sweep form's field values, optionally from a sweep and an advice item.
+
+    ``base_spec`` supplies the data set and fixed settings; ``next_sweep`` is an
+    `ials.advice.Advice.next_sweep` dict whose grids and settings override them. Keys:
+    ``kind, dataset, protocol, split, split_seed, dim, epochs, solver, block_size,
+    cg_steps, sigma, normalized_reg, nu_ref, alpha0, reg, alpha0s, regs, nus, seeds,
+    dims, repeat_run_id, n_seeds`` (grids as text).
+    """
+    spec = base_spec or default_base_spec("synthetic-small")
+    model = spec.model
+    values = {
+        "kind": "grid",
+        "dataset": spec.dataset,
+        "protocol": spec.protocol,
+        "split": spec.split,
+        "split_seed": spec.split_seed,
+        "dim": model.dim,
+        "epochs": model.epochs,
+        "solver": model.solver,
+        "block_size": model.block_size,
+        "cg_steps": model.cg_steps,
+        "sigma": model.sigma,
+        "normalized_reg": model.normalized_reg,
+        "nu_ref": model.nu_ref,
+        "alpha0": model.alpha0,
+        "reg": model.reg,
+        "alpha0s": format_grid(DEFAULT_ALPHA0S),
+        "regs": format_grid(DEFAULT_REGS),
+        "nus": format_grid([model.nu]),
+        "seeds": 1,
+        "dims": ", ".join(str(d) for d in DEFAULT_LADDER_DIMS),
+        "repeat_run_id": None,
+        "n_seeds": 3,
+    }
+    if not next_sweep:
+        return values
+    if next_sweep.get("kind") == "repeat":
+        values.update(kind="repeat", repeat_run_id=next_sweep.get("run_id"),
+                      n_seeds=int(next_sweep.get("n_seeds", 3)))
+        return values
+    for key in ("alpha0s", "regs", "nus"):
+        if next_sweep.get(key):
+            values[key] = format_grid(next_sweep[key])
+    for key in ("dim", "epochs", "solver", "seeds"):
+        if next_sweep.get(key) is not None:
+            values[key] = next_sweep[key]
+    return values
