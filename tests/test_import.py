@@ -296,3 +296,54 @@ def test_cli_popularity_on_imported_table(tmp_path, capsys):
     line = capsys.readouterr().out
     assert line.startswith("most popular on shop (leave-last-out, test split, 30 users)")
     assert "Recall@20" in line
+
+
+# ------------------------------------------------------------------------- page
+
+
+def open_datasets_page():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    # Run the page file itself: through app.py and switch_page, AppTest (Streamlit
+    # 1.67) dropped this page's button clicks.
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "datasets.py")
+    at = AppTest.from_file(page, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_lists_and_downloads(project_dirs, monkeypatch):
+    from test_download import U_DATA, FileServer, _zip_bytes
+
+    at = open_datasets_page()
+    table = at.dataframe[0].value
+    statuses = dict(zip(table["name"], table["status"]))
+    assert statuses["ml-100k"] == "missing"
+    assert statuses["synthetic"] == "generated"
+
+    with FileServer({"ml-100k.zip": _zip_bytes({"ml-100k/u.data": U_DATA})}) as server:
+        monkeypatch.setenv("IALS_DOWNLOAD_BASE_URL", server.base_url)
+        at.selectbox(key="download_name").set_value("ml-100k")
+        at.button(key="download_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "Downloaded ml-100k" in at.success[0].value
+    assert (project_dirs.data_dir / "ml-100k" / "u.data").read_bytes() == U_DATA
+
+
+def test_page_prepare_without_source_shows_error(project_dirs):
+    at = open_datasets_page()
+    at.selectbox(key="prepare_name").set_value("ml-20m-sg")
+    at.button(key="prepare_button").click().run()
+    assert not at.exception
+    assert "python -m ials data download ml-20m" in at.error[0].value
+
+
+def test_page_read_only_disables_buttons(project_dirs, monkeypatch):
+    monkeypatch.setenv("IALS_READ_ONLY", "1")
+    at = open_datasets_page()
+    assert at.button(key="download_button").disabled
+    assert at.button(key="prepare_button").disabled

@@ -6,7 +6,7 @@ interrupted transfer resumes where it stopped. Only a complete file whose size a
 SHA-256 checksum match is moved (``os.replace``) into ``DATA_DIR/FOLDER/``, or unpacked
 there when it is a zip archive. A checksum mismatch, a file of the wrong size or a broken
 archive deletes the downloaded file and raises `DownloadError`. When a host cannot be
-reached, the error says which URL failed and where to put the file by hand.
+reached, the error names the URL that failed and where to put the file by hand.
 
 Set ``IALS_DOWNLOAD_BASE_URL`` (or pass ``base_url``) to fetch every file from
 ``BASE_URL/FILE`` instead of its usual host, e.g. from a local mirror.
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 BASE_URL_ENV = "IALS_DOWNLOAD_BASE_URL"
 
-#: Folder under the data directory that holds unfinished downloads (``*.part``).
+#: Folder under the data directory that contains unfinished downloads (``*.part``).
 PARTIAL_DIR = ".partial"
 
 #: Per-folder record of what was downloaded (URL, size, SHA-256 of each file).
@@ -57,7 +57,7 @@ NCF_DATA = "https://raw.githubusercontent.com/hexiangnan/neural_collaborative_fi
 
 
 class DownloadError(RuntimeError):
-    """A download failed; the message says why and what to do next."""
+    """A download failed; the message states why and what to do next."""
 
 
 class DownloadUnavailableError(DownloadError):
@@ -239,14 +239,14 @@ PREPARED_DATASETS: dict[str, PreparedDataset] = {
 
 @dataclass
 class DownloadResult:
-    """What `download` did.
+    """Outcome of `download`.
 
     Attributes
     ----------
     name : str
         Data set name.
     folder : Path
-        Folder that now holds the files.
+        Folder that now contains the files.
     files : dict
         Stored file name -> ``{"url", "sha256", "size", "checksum_verified"}``.
     skipped : bool

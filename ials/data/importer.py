@@ -161,7 +161,7 @@ class Pairs:
 
 @dataclass
 class ImportResult:
-    """What `import_dataset` wrote.
+    """Outcome of `import_dataset`: the folder, manifest and statistics written.
 
     Attributes
     ----------
@@ -191,7 +191,7 @@ def read_per_user_lists(path: str | os.PathLike) -> Pairs:
     Raises
     ------
     DataFormatError
-        If the file is empty or holds no interaction.
+        If the file is empty or contains no interaction.
     """
     path = Path(path)
     users: list[str] = []
@@ -351,6 +351,21 @@ def table_columns(path: str | os.PathLike, sep: str | None = None, header: bool 
 
 
 # ------------------------------------------------------------------------ writing
+
+
+def save_upload(file_name: str, content: bytes, folder: str | os.PathLike) -> Path:
+    """Write uploaded bytes to ``folder`` under the upload's base name; return the path.
+
+    Only the last path component of ``file_name`` is kept, so a name like
+    ``../../x.csv`` cannot leave ``folder``. The suffix (``.csv``, ``.tsv``,
+    ``.parquet``, ``.gz``) is kept because the readers detect the format from it.
+    """
+    base = Path(str(file_name).replace("\\", "/")).name.lstrip(".") or "upload"
+    path = Path(folder) / base
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
 
 
 def validate_name(name: str, data_dir: str | os.PathLike | None = None,

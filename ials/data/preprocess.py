@@ -116,12 +116,12 @@ NCF_NEGATIVES = 99
 
 
 class PrepareError(RuntimeError):
-    """A prepared data set cannot be built; the message says what is missing."""
+    """A prepared data set cannot be built; the message names what is missing."""
 
 
 @dataclass
 class PrepareResult:
-    """What `prepare` did.
+    """Outcome of `prepare`.
 
     Attributes
     ----------
