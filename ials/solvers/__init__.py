@@ -19,10 +19,10 @@ from ials.solvers.exact import solve_exact
 
 logger = logging.getLogger(__name__)
 
-#: Rows per work item handed to a numba thread. Row costs follow the heavy-tailed
-#: interaction counts, so small chunks balance the threads better than numba's default
-#: of one equal slice per thread.
-PARALLEL_CHUNK_ROWS = 16
+#: Rows per task handed to a numba thread; a task reuses its work buffers across its
+#: rows. Tasks are scheduled dynamically one at a time, because row costs follow the
+#: heavy-tailed interaction counts and equal static slices would leave a thread idle.
+ROWS_PER_TASK = 32
 
 
 @contextlib.contextmanager
@@ -64,17 +64,22 @@ def solve_rows(
     gram_scaled = (alpha0 * (fixed.T @ fixed)).astype(fixed.dtype)
     indptr = matrix.indptr
     indices = matrix.indices
-    previous_chunk = set_parallel_chunksize(PARALLEL_CHUNK_ROWS)
+    previous_chunk = set_parallel_chunksize(1)
     try:
         with single_threaded_blas():
             if solver == "exact":
-                failures = solve_exact(indptr, indices, fixed, gram_scaled, row_reg, target)
+                failures = solve_exact(
+                    indptr, indices, fixed, gram_scaled, row_reg, target, ROWS_PER_TASK
+                )
             elif solver == "block":
                 failures = solve_block(
-                    indptr, indices, fixed, gram_scaled, row_reg, target, block_size, block_sweeps
+                    indptr, indices, fixed, gram_scaled, row_reg, target, block_size,
+                    block_sweeps, ROWS_PER_TASK,
                 )
             elif solver == "cg":
-                failures = solve_cg(indptr, indices, fixed, gram_scaled, row_reg, target, cg_steps)
+                failures = solve_cg(
+                    indptr, indices, fixed, gram_scaled, row_reg, target, cg_steps, ROWS_PER_TASK
+                )
             else:
                 raise ValueError(f"solver must be exact, block or cg, got {solver!r}.")
     finally:

@@ -28,7 +28,7 @@ def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps):
+def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
     """Update every row of ``X`` in place with ``steps`` conjugate-gradient steps.
 
     Parameters are those of `ials.solvers.exact.solve_exact`, plus ``steps`` (k ≥ 1).
@@ -36,34 +36,38 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps):
     """
     n_rows = indptr.size - 1
     d = Y.shape[1]
-    for u in prange(n_rows):
-        start = indptr[u]
-        n = indptr[u + 1] - start
-        if n == 0:
-            X[u, :] = 0
-            continue
-        x = X[u].copy()
+    n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
+    for task in prange(n_tasks):
         product = np.empty(d, Y.dtype)
-        _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], x, product)
-        residual = -product
-        for j in range(n):
-            row = Y[indices[start + j]]
+        residual = np.empty(d, Y.dtype)
+        direction = np.empty(d, Y.dtype)
+        for u in range(task * rows_per_task, min((task + 1) * rows_per_task, n_rows)):
+            start = indptr[u]
+            n = indptr[u + 1] - start
+            x = X[u]
+            if n == 0:
+                x[:] = 0
+                continue
+            _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], x, product)
             for p in range(d):
-                residual[p] += row[p]
-        direction = residual.copy()
-        rs_old = dot(residual, residual)
-        for _ in range(steps):
-            if rs_old <= 1e-20:
-                break
-            _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], direction, product)
-            step = rs_old / dot(direction, product)
-            for p in range(d):
-                x[p] += step * direction[p]
-                residual[p] -= step * product[p]
-            rs_new = dot(residual, residual)
-            ratio = rs_new / rs_old
-            for p in range(d):
-                direction[p] = residual[p] + ratio * direction[p]
-            rs_old = rs_new
-        X[u, :] = x
+                residual[p] = -product[p]
+            for j in range(n):
+                row = Y[indices[start + j]]
+                for p in range(d):
+                    residual[p] += row[p]
+            direction[:] = residual
+            rs_old = dot(residual, residual)
+            for _ in range(steps):
+                if rs_old <= 1e-20:
+                    break
+                _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], direction, product)
+                step = rs_old / dot(direction, product)
+                for p in range(d):
+                    x[p] += step * direction[p]
+                    residual[p] -= step * product[p]
+                rs_new = dot(residual, residual)
+                ratio = rs_new / rs_old
+                for p in range(d):
+                    direction[p] = residual[p] + ratio * direction[p]
+                rs_old = rs_new
     return 0

@@ -17,7 +17,7 @@ from ials.solvers._lapack import cholesky_solve, syrk_add
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X):
+def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
     """Overwrite every row of ``X`` with its exact minimizer.
 
     Parameters
@@ -32,6 +32,8 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X):
         Per-row regularization λ_u = λ (count + α₀ n_other)^ν.
     X : (n_rows, d) array
         Output; rows without interactions are set to zero.
+    rows_per_task : int
+        Consecutive rows one thread solves with the same work buffers.
 
     Returns
     -------
@@ -40,25 +42,35 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X):
     """
     n_rows = indptr.size - 1
     d = Y.shape[1]
+    n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
     failures = 0
-    for u in prange(n_rows):
-        start = indptr[u]
-        n = indptr[u + 1] - start
-        if n == 0:
-            X[u, :] = 0
-            continue
-        gathered = np.empty((n, d), Y.dtype)
-        rhs = np.zeros(d, Y.dtype)
-        for j in range(n):
-            row = Y[indices[start + j]]
-            gathered[j, :] = row
-            rhs += row
-        system = gram_scaled.copy()
-        for k in range(d):
-            system[k, k] += row_reg[u]
-        syrk_add(gathered, system)
-        if cholesky_solve(system, rhs) != 0:
-            failures += 1
-            continue
-        X[u, :] = rhs
+    for task in prange(n_tasks):
+        first = task * rows_per_task
+        last = min(first + rows_per_task, n_rows)
+        longest = 0
+        for u in range(first, last):
+            longest = max(longest, indptr[u + 1] - indptr[u])
+        gathered = np.empty((longest, d), Y.dtype)
+        system = np.empty((d, d), Y.dtype)
+        rhs = np.empty(d, Y.dtype)
+        for u in range(first, last):
+            start = indptr[u]
+            n = indptr[u + 1] - start
+            if n == 0:
+                X[u, :] = 0
+                continue
+            rhs[:] = 0
+            for j in range(n):
+                row = Y[indices[start + j]]
+                for k in range(d):
+                    gathered[j, k] = row[k]
+                    rhs[k] += row[k]
+            system[:, :] = gram_scaled
+            for k in range(d):
+                system[k, k] += row_reg[u]
+            syrk_add(gathered[:n], system)
+            if cholesky_solve(system, rhs) != 0:
+                failures += 1
+                continue
+            X[u, :] = rhs
     return failures
