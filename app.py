@@ -14,6 +14,7 @@ import streamlit as st
 from pages import _common as common
 
 ROOT = Path(__file__).resolve().parent
+common.route_through_app()
 
 st.set_page_config(page_title="iALS dashboard", page_icon=":material/grid_on:", layout="wide")
 

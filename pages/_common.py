@@ -31,6 +31,27 @@ REFRESH_SECONDS = 1.5
 PLOTLY_CONFIG = {"displaylogo": False}
 
 
+def route_through_app() -> None:
+    """Rerun through ``app.py`` when Streamlit ran this page in pages-directory mode.
+
+    Streamlit 1.67 treats a ``pages/`` folder next to the entry script as a version-1
+    multipage app until some session in the process has called ``st.navigation``. A
+    page opened by URL on a fresh server would then run without ``app.py``: no shared
+    sidebar and every file in ``pages/`` listed as a page. Clearing the flag and
+    rerunning makes this and every later session run ``app.py`` first.
+    """
+    # NOTE: PagesManager.uses_pages_directory is internal Streamlit state, not public
+    # API; check this after upgrading Streamlit (the browser test opens a page by URL).
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # AppTest resets the flag before every run, so a rerun there would drop each
+    # button click; under AppTest the page runs as it is.
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner=False)
 def _store_for(directory: str) -> RunStore:
     store = RunStore(directory)

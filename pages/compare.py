@@ -7,6 +7,9 @@ import streamlit as st
 from ials import charts, report, views
 from pages import _common as common
 
+common.route_through_app()
+
+
 def requested_ids() -> list[str]:
     raw = st.query_params.get("compare", "")
     ids = []

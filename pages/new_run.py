@@ -11,6 +11,8 @@ from ials.config import SOLVERS, IALSConfig, RunSpec, check_memory
 from ials.paths import data_dir
 from pages import _common as common
 
+common.route_through_app()
+
 DEFAULTS = IALSConfig()
 #: Display format of α₀, λ and σ*: values span orders of magnitude, so scientific.
 SCIENTIFIC = "%.2e"
@@ -58,32 +60,31 @@ def choose_data() -> dict[str, Any]:
 def choose_regularization(errors: dict[str, str], counts) -> dict[str, Any]:
     """α₀, λ (or λ* with ν*) and ν, with the effective λ next to them."""
     values: dict[str, Any] = {}
+    switch, reference = st.columns([1, 3])
+    normalized = switch.toggle("Normalized λ", value=False, help=views.HELP["normalized_reg"])
+    values["normalized_reg"] = normalized
+    if normalized:
+        values["nu_ref"] = reference.radio("Reference exponent ν*", [0, 1], index=1,
+                                           horizontal=True, help=views.HELP["nu_ref"])
     columns = st.columns(4)
     with columns[0]:
         values["alpha0"] = checked("alpha0", st.number_input(
             "Unobserved weight α₀", value=DEFAULTS.alpha0, format=SCIENTIFIC,
             step=DEFAULTS.alpha0 / 10, help=views.HELP["alpha0"],
         ), errors)
+    with columns[1]:
+        # Separate keys, so switching the scale does not carry a λ over as a λ*.
+        label, key = ("Regularization λ* (normalized)", "reg-normalized") if normalized \
+            else ("Regularization λ", "reg-plain")
+        values["reg"] = checked("reg", st.number_input(
+            label, value=DEFAULTS.reg, format=SCIENTIFIC, step=DEFAULTS.reg / 10,
+            help=views.HELP["reg"], key=key,
+        ), errors)
     with columns[2]:
         values["nu"] = checked("nu", st.number_input(
             "Frequency exponent ν", value=DEFAULTS.nu, step=0.25, format="%.2f",
             help=views.HELP["nu"],
         ), errors)
-    with columns[1]:
-        normalized = st.toggle("Normalized λ", value=False, help=views.HELP["normalized_reg"])
-        values["normalized_reg"] = normalized
-        if normalized:
-            values["reg"] = checked("reg", st.number_input(
-                "Regularization λ* (normalized)", value=DEFAULTS.reg, format=SCIENTIFIC,
-                step=DEFAULTS.reg / 10, help=views.HELP["reg"], key="reg-normalized",
-            ), errors)
-            values["nu_ref"] = st.radio("Reference exponent ν*", [0, 1], index=1,
-                                        horizontal=True, help=views.HELP["nu_ref"])
-        else:
-            values["reg"] = checked("reg", st.number_input(
-                "Regularization λ", value=DEFAULTS.reg, format=SCIENTIFIC,
-                step=DEFAULTS.reg / 10, help=views.HELP["reg"], key="reg-plain",
-            ), errors)
     with columns[3]:
         show_effective_reg(values, counts)
     return values

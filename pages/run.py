@@ -7,6 +7,9 @@ import streamlit as st
 from ials import charts, report, views
 from pages import _common as common
 
+common.route_through_app()
+
+
 def choose_run() -> None:
     """Without ``?run=``, let the user pick one of the runs in the store."""
     runs = common.store().list_runs()

@@ -10,6 +10,8 @@ import streamlit as st
 from ials import views
 from pages import _common as common
 
+common.route_through_app()
+
 COLUMN_CONFIG = {
     "id": st.column_config.TextColumn("id", width="small"),
     "name": st.column_config.TextColumn("name"),

@@ -315,3 +315,14 @@ def test_compare_page_reports_missing_ids(store):
     at = open_page("pages/compare.py", compare=f"{first},gone")
     assert any("gone" in w.value for w in at.warning)
     assert at.multiselect[0].value == [first]
+
+
+# --- sidebar -------------------------------------------------------------------------------
+
+
+def test_sidebar_shows_demo_banner_and_workers(store, monkeypatch):
+    monkeypatch.setenv("IALS_DEMO", "1")
+    monkeypatch.setenv("IALS_DEMO_MAX_DIM", "128")
+    at = open_page(None)
+    assert any("Demo limits: embedding dimension d ≤ 128" in i.value for i in at.info)
+    assert any("0 workers running" in c.value for c in at.caption)
