@@ -84,6 +84,12 @@ def _ranks_below(score_a, item_a, score_b, item_b):
 
 
 @njit(inline="always")
+def _swap(heap_scores, heap_items, a, b):
+    heap_scores[a], heap_scores[b] = heap_scores[b], heap_scores[a]
+    heap_items[a], heap_items[b] = heap_items[b], heap_items[a]
+
+
+@njit(inline="always")
 def _sift_down(heap_scores, heap_items, position, size):
     """Restore the heap below ``position``; the root is the lowest-ranked item."""
     while True:
@@ -99,8 +105,7 @@ def _sift_down(heap_scores, heap_items, position, size):
             heap_scores[child], heap_items[child], heap_scores[position], heap_items[position]
         ):
             return
-        heap_scores[position], heap_scores[child] = heap_scores[child], heap_scores[position]
-        heap_items[position], heap_items[child] = heap_items[child], heap_items[position]
+        _swap(heap_scores, heap_items, position, child)
         position = child
 
 
@@ -112,8 +117,7 @@ def _sift_up(heap_scores, heap_items, position):
             heap_scores[position], heap_items[position], heap_scores[parent], heap_items[parent]
         ):
             return
-        heap_scores[position], heap_scores[parent] = heap_scores[parent], heap_scores[position]
-        heap_items[position], heap_items[parent] = heap_items[parent], heap_items[position]
+        _swap(heap_scores, heap_items, position, parent)
         position = parent
 
 
@@ -128,27 +132,29 @@ def _top_k_kernel(scores, k, top_items, nan_rows):
         # Items arrive in ascending id order, so a newcomer that only ties the heap's
         # lowest-ranked item ranks below it and stays out, so the lowest ids win ties.
         for item in range(n_items):
+            # NaN fails every comparison, so it reaches only the isnan branches.
             score = scores[row, item]
-            if np.isnan(score):
-                nan_rows[row] = True
-            elif size == k:
+            if size == k:
                 if score > heap_scores[0]:
                     heap_scores[0] = score
                     heap_items[0] = item
                     _sift_down(heap_scores, heap_items, 0, size)
+                elif np.isnan(score):
+                    nan_rows[row] = True
             elif score > -np.inf:
                 heap_scores[size] = score
                 heap_items[size] = item
                 _sift_up(heap_scores, heap_items, size)
                 size += 1
+            elif np.isnan(score):
+                nan_rows[row] = True
 
         for position in range(size, k):
             heap_items[position] = -1
         # Heap sort: move the lowest-ranked item to the back until the heap is empty.
         while size > 1:
             last = size - 1
-            heap_scores[0], heap_scores[last] = heap_scores[last], heap_scores[0]
-            heap_items[0], heap_items[last] = heap_items[last], heap_items[0]
+            _swap(heap_scores, heap_items, 0, last)
             size = last
             _sift_down(heap_scores, heap_items, 0, size)
 
