@@ -30,7 +30,7 @@ def _label(value: float) -> str:
 def heatmap_figure(cells: pd.DataFrame, metric: str, alpha_grid: Sequence[float] | None = None,
                    reg_grid: Sequence[float] | None = None, reg_label: str = "λ",
                    uirevision: str = "heatmap") -> go.Figure:
-    """Build the heatmap of ``metric`` over (log α₀, log λ) with the best cell marked.
+    """Build the heatmap of ``metric`` over (log α₀, log λ) with a red frame on the best cell.
 
     Parameters
     ----------
@@ -65,12 +65,12 @@ def heatmap_figure(cells: pd.DataFrame, metric: str, alpha_grid: Sequence[float]
         xgap=2, ygap=2,
     ))
     if not np.all(np.isnan(z)):
+        # A frame around the best cell; category axes place category k at position k.
         i, j = np.unravel_index(np.nanargmax(z), z.shape)
-        figure.add_trace(go.Scatter(
-            x=[_label(regs[j])], y=[_label(alphas[i])], mode="markers", name="best",
-            marker={"symbol": "star-open", "size": 28, "color": "#ff3333", "line": {"width": 3}},
-            hoverinfo="skip", showlegend=False,
-        ))
+        figure.add_shape(
+            type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
+            line={"color": "#ff3333", "width": 4}, name="best",
+        )
     figure.update_layout(
         title={"text": f"{metric} at each run's best epoch"},
         xaxis={"title": {"text": f"{reg_label} (log scale)"}, "type": "category"},

@@ -75,7 +75,7 @@ def show_grid(results: pd.DataFrame, cells: pd.DataFrame, metric: str, sweep: di
     figure = sweep_charts.heatmap_figure(in_slice, metric, reg_label=label)
     filled = sweep_charts.filled_cell_count(figure)
     st.plotly_chart(figure, key="heatmap", config=common.PLOTLY_CONFIG)
-    st.caption(f"{filled} of {len(in_slice)} cells filled · ☆ marks the best cell")
+    st.caption(f"{filled} of {len(in_slice)} cells filled · a red frame marks the best cell")
     common.show_chart_grid([
         ("curve-alpha0", sweep_charts.curve_figure(in_slice, metric, "alpha0", label)),
         ("curve-reg", sweep_charts.curve_figure(in_slice, metric, "reg", label)),

@@ -391,3 +391,100 @@ def test_launch_ladder_and_nu_comparison(store):
     assert len(runs) == 3 * 2
     assert all(r["spec"]["model"]["normalized_reg"] for r in runs)
     assert {r["spec"]["model"]["nu"] for r in runs} == {0.0, 0.5, 1.0}
+
+
+# --- charts -------------------------------------------------------------------------------
+
+
+def test_heatmap_frames_best_cell_and_leaves_gaps():
+    from ials import sweep_charts
+
+    items = [
+        fake_run("a", 0.1, 0.01, curve=(0.5,)),
+        fake_run("b", 0.1, 0.001, curve=(0.3,)),
+        fake_run("c", 0.01, 0.01, curve=(0.2,)),
+        fake_run("d", 0.01, 0.001, status="running", curve=(0.9,)),
+    ]
+    cells = sweeps.aggregate_cells(frame(items))
+    figure = sweep_charts.heatmap_figure(cells, "HR@10")
+    assert sweep_charts.filled_cell_count(figure) == 3
+    heatmap = figure.data[0]
+    assert list(heatmap.x) == ["0.001", "0.01"]
+    assert list(heatmap.y) == ["0.01", "0.1"]
+    assert heatmap.z[1][1] == pytest.approx(0.5)
+    assert np.isnan(heatmap.z[0][0])
+    [frame_shape] = figure.layout.shapes
+    assert (frame_shape.x0, frame_shape.x1, frame_shape.y0, frame_shape.y1) == (0.5, 1.5, 0.5, 1.5)
+
+
+def test_curve_figure_one_line_per_other_value():
+    from ials import sweep_charts
+
+    items = [fake_run(f"r{i}{j}s{s}", a, r, seed=s, curve=(0.1 * (i + j + 1) + 0.01 * s,))
+             for i, a in enumerate([0.1, 0.01]) for j, r in enumerate([0.01, 0.001, 0.0001])
+             for s in (0, 1)]
+    cells = sweeps.aggregate_cells(frame(items))
+    figure = sweep_charts.curve_figure(cells, "HR@10", "alpha0")
+    assert len(figure.data) == 3  # one line per λ
+    assert all(len(trace.x) == 2 for trace in figure.data)
+    assert figure.data[0].error_y.array[0] == pytest.approx(np.std([0.0, 0.01], ddof=1))
+    with pytest.raises(ValueError, match="axis"):
+        sweep_charts.curve_figure(cells, "HR@10", "nu")
+
+
+def test_ladder_figure_log2_ticks_and_reference():
+    from ials import sweep_charts
+
+    items = [fake_run(f"d{d}", 0.1, 0.01, dim=d, curve=(0.1 * k,)) for k, d in enumerate([64, 128, 256], start=1)]
+    figure = sweep_charts.ladder_figure(sweeps.aggregate_cells(frame(items)), "HR@10", {"EASE": 0.25})
+    assert list(figure.data[0].x) == [6.0, 7.0, 8.0]
+    assert list(figure.layout.xaxis.ticktext) == ["64", "128", "256"]
+    assert figure.layout.shapes[0].y0 == 0.25
+
+
+def test_nu_scale_figures_use_both_scales():
+    from ials import sweep_charts
+
+    items = [fake_run(f"n{nu}{r}", 0.1, r, nu=nu, curve=(0.3,)) for nu in (0.0, 1.0) for r in (0.01, 0.001)]
+    star, raw = sweep_charts.nu_scale_figures(sweeps.add_reg_scales(frame(items)), "HR@10")
+    assert len(star.data) == 2
+    w_bar = 2 * (1000 + 0.1 * 100 * 50) / (100 + 50)
+    nu0_star = sorted(star.data[0].x)
+    assert nu0_star[1] == pytest.approx(0.01 / w_bar)
+    assert sorted(raw.data[0].x) == pytest.approx([0.001, 0.01])
+
+
+def test_sweep_report_is_standalone_html():
+    from ials.advice import advise
+    from ials.sweep_report import sweep_report_html
+
+    items = [fake_run("a", 0.1, 0.01, curve=(0.5,)), fake_run("b", 0.01, 0.01, curve=(0.3,))]
+    results = frame(items)
+    sweep = {"id": "s1", "kind": "grid", "name": "my <sweep>", "config": {"alpha0s": [0.1, 0.01]}}
+    page = sweep_report_html(sweep, results, "HR@10", advise(results, "HR@10"))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "my &lt;sweep&gt;" in page
+    assert "<script src=" not in page
+    assert "Repeat the best setting" in page
+    assert page.count("plotly-graph-div") >= 3
+
+
+def test_parse_helpers():
+    assert sweeps.parse_grid("1, 0.3 0.1", "α₀") == [1.0, 0.3, 0.1]
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        sweeps.parse_grid("1, x", "α₀")
+    assert sweeps.parse_int_list("64, 128", "d") == [64, 128]
+    assert sweeps.parse_reference_lines("EASE = 0.391\n\nMult-VAE=0.4") == {"EASE": 0.391, "Mult-VAE": 0.4}
+    with pytest.raises(ValueError, match="line 1"):
+        sweeps.parse_reference_lines("EASE 0.391")
+
+
+def test_form_defaults_from_advice():
+    spec = base_spec(alpha0=0.3)
+    values = sweeps.form_defaults(spec, {"kind": "grid", "alpha0s": [0.1, 0.03], "dim": 16, "epochs": 8})
+    assert values["alpha0s"] == "0.1, 0.03"
+    assert values["regs"] == sweeps.format_grid(sweeps.DEFAULT_REGS)
+    assert values["dim"] == 16
+    assert values["dataset"] == "synthetic-small"
+    repeat = sweeps.form_defaults(spec, {"kind": "repeat", "run_id": "abc", "n_seeds": 3})
+    assert (repeat["kind"], repeat["repeat_run_id"], repeat["n_seeds"]) == ("repeat", "abc", 3)
