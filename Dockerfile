@@ -28,7 +28,8 @@ RUN mkdir -p /app/data /app/runs /app/numba-cache \
 # Paths, numba's compile cache (the code under /app is not writable by the user), and
 # the demo limits; override any of them with `docker run -e NAME=VALUE`.
 # STREAMLIT_SERVER_MAX_UPLOAD_SIZE makes Streamlit reject larger uploads itself; keep
-# it equal to IALS_DEMO_MAX_UPLOAD_MB.
+# it equal to IALS_DEMO_MAX_UPLOAD_MB. More workers than IALS_DEMO_MAX_CONCURRENT would
+# only wait, so IALS_WORKERS matches it.
 ENV IALS_DATA_DIR=/app/data \
     IALS_RUNS_DIR=/app/runs \
     NUMBA_CACHE_DIR=/app/numba-cache \
@@ -39,6 +40,7 @@ ENV IALS_DATA_DIR=/app/data \
     IALS_DEMO_RUNS_PER_HOUR=10 \
     IALS_DEMO_MAX_UPLOAD_MB=50 \
     IALS_READ_ONLY=0 \
+    IALS_WORKERS=2 \
     STREAMLIT_SERVER_MAX_UPLOAD_SIZE=50
 
 VOLUME ["/app/data", "/app/runs"]

@@ -128,6 +128,11 @@ def test_dockerfile_upload_limits_agree(commands):
     assert env["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"] == env["IALS_DEMO_MAX_UPLOAD_MB"]
 
 
+def test_dockerfile_workers_match_concurrency(commands):
+    env = env_values(commands)
+    assert env["IALS_WORKERS"] == env["IALS_DEMO_MAX_CONCURRENT"]
+
+
 def test_dockerfile_cmd_serves_headless(commands):
     (cmd,) = instructions(commands, "CMD")
     argv = cmd.value
