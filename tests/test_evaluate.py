@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ials.data import load_split
 from ials.data.types import RankingTask, SampledTask
 from ials.evaluation import PopularityModel, evaluate, evaluated_users, metrics
 from tests.test_metrics import csr
@@ -414,3 +415,22 @@ def test_popularity_matches_brute_force():
 def test_popularity_unfitted_fold_in_rejected():
     with pytest.raises(ValueError, match="not fitted"):
         PopularityModel().fold_in(csr([[0]], 2))
+
+
+def test_popularity_ml1m_matches_plain_loop(real_data_dir):
+    split = load_split("ml-1m", protocol="loo-sampled", split="test", data_dir=real_data_dir)
+    model = PopularityModel().fit(split.train)
+    task = split.test_task
+    counts = model.item_factors.ravel()
+    assert (task.candidates[:, 0] >= 0).all()
+
+    hits, gains = 0, 0.0
+    for row in range(len(task.users)):
+        held_out, *negatives = task.candidates[row].tolist()
+        rank = sum(1 for i in set(negatives) - {held_out} if counts[i] >= counts[held_out])
+        hits += rank < 10
+        gains += 1 / math.log2(rank + 2) if rank < 10 else 0.0
+
+    result = evaluate(model, task)
+    assert result["HR@10"] == pytest.approx(hits / len(task.users), abs=1e-12)
+    assert result["NDCG@10"] == pytest.approx(gains / len(task.users), abs=1e-12)
