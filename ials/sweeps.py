@@ -258,6 +258,7 @@ def launch_sweep(
     nus: Iterable[float] | None = None,
     seeds: int | Sequence[int] = 1,
     name: str | None = None,
+    session_id: str | None = None,
 ) -> str:
     """Create a grid sweep in ``store`` and queue one run per cell and seed.
 
@@ -276,7 +277,7 @@ def launch_sweep(
         "seeds": seed_list(base_spec.model.seed, seeds),
     }
     default_name = f"α₀×λ {len(alpha_grid)}×{len(reg_grid)} on {base_spec.dataset}, d={base_spec.model.dim}"
-    return _queue(store, "grid", config, name or default_name, specs)
+    return _queue(store, "grid", config, name or default_name, specs, session_id)
 
 
 def launch_ladder(
@@ -288,6 +289,7 @@ def launch_ladder(
     block_from: int | None = BLOCK_SOLVER_MIN_DIM,
     block_size: int = LADDER_BLOCK_SIZE,
     name: str | None = None,
+    session_id: str | None = None,
 ) -> str:
     """Create a dimension ladder (see `ladder_specs`) in ``store`` and queue its runs."""
     dim_list = [int(d) for d in dims]
@@ -301,10 +303,11 @@ def launch_ladder(
         "block_size": block_size,
     }
     default_name = f"d ladder {min(dim_list)}–{max(dim_list)} on {base_spec.dataset}"
-    return _queue(store, "ladder", config, name or default_name, specs)
+    return _queue(store, "ladder", config, name or default_name, specs, session_id)
 
 
-def launch_repeats(store, run_id_or_spec, n_seeds: int = 3, name: str | None = None) -> str:
+def launch_repeats(store, run_id_or_spec, n_seeds: int = 3, name: str | None = None,
+                   session_id: str | None = None) -> str:
     """Queue seed repeats of one setting to measure the noise of the validation metric.
 
     ``run_id_or_spec`` is a run id in ``store`` or a `RunSpec` (or its dict). ``n_seeds``
@@ -337,7 +340,7 @@ def launch_repeats(store, run_id_or_spec, n_seeds: int = 3, name: str | None = N
     }
     model = spec.model
     default_name = f"{n_seeds} seeds of α₀={model.alpha0:g} λ={model.reg:g} d={model.dim}"
-    return _queue(store, "repeat", config, name or default_name, specs)
+    return _queue(store, "repeat", config, name or default_name, specs, session_id)
 
 
 def launch_nu_comparison(
@@ -347,6 +350,7 @@ def launch_nu_comparison(
     nus: Iterable[float] = DEFAULT_NU_COMPARISON,
     seeds: int | Sequence[int] = 1,
     name: str | None = None,
+    session_id: str | None = None,
 ) -> str:
     """Queue a ν × λ* sweep on the normalized λ scale at the base spec's α₀.
 
@@ -357,14 +361,34 @@ def launch_nu_comparison(
     normalized = replace(base_spec, model=replace(base_spec.model, normalized_reg=True))
     default_name = f"normalized λ* across ν on {base_spec.dataset}, d={base_spec.model.dim}"
     return launch_sweep(
-        store, normalized, [base_spec.model.alpha0], regs, nus, seeds, name or default_name
+        store, normalized, [base_spec.model.alpha0], regs, nus, seeds, name or default_name,
+        session_id,
     )
 
 
-def _queue(store, kind: str, config: dict, name: str, specs: list[RunSpec]) -> str:
+def _queue(store, kind: str, config: dict, name: str, specs: list[RunSpec],
+           session_id: str | None = None) -> str:
+    """Create the sweep and queue its runs; on a rejected run, cancel the ones queued so far.
+
+    The store rejects a run with a `ValueError` when a demo cap (runs at once, runs per
+    hour) is reached, which can happen halfway through a sweep.
+    """
     sweep_id = store.create_sweep(kind, config, name)
+    queued = []
     for spec in specs:
-        store.create_run(spec.to_dict(), name=run_label(spec), sweep_id=sweep_id)
+        try:
+            queued.append(store.create_run(
+                spec.to_dict(), name=run_label(spec), sweep_id=sweep_id, session_id=session_id,
+            ))
+        except ValueError as error:
+            for run_id in queued:
+                store.request_cancel(run_id)
+            logger.warning("sweep %s: run %d of %d rejected (%s); cancelled the %d queued",
+                           sweep_id, len(queued) + 1, len(specs), error, len(queued))
+            raise ValueError(
+                f"the run store rejected run {len(queued) + 1} of {len(specs)} of this sweep: "
+                f"{error} The {len(queued)} runs queued before it were cancelled."
+            ) from error
     logger.info("queued %s sweep %s (%r) with %d runs", kind, sweep_id, name, len(specs))
     return sweep_id
 

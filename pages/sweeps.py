@@ -161,17 +161,20 @@ def launch(kind: str) -> str:
     value = st.session_state.get
     name = value(key("name")) or None
     seeds = int(value(key("seeds")))
+    session = common.session_id()
     if kind == "repeat":
         run_id = value(key("repeat_run_id"))
         if not run_id:
             raise ValueError("choose the run to repeat.")
-        return sweeps.launch_repeats(store, run_id, int(value(key("n_seeds"))), name=name)
+        return sweeps.launch_repeats(store, run_id, int(value(key("n_seeds"))), name=name,
+                                     session_id=session)
     spec = base_spec()
     nus = sweeps.parse_grid(value(key("nus")), "ν values", positive=False)
     if kind == "grid":
         return sweeps.launch_sweep(
             store, spec, sweeps.parse_grid(value(key("alpha0s")), "α₀ values"),
             sweeps.parse_grid(value(key("regs")), "λ values"), nus, seeds, name=name,
+            session_id=session,
         )
     if kind == "ladder":
         regs_text = str(value(key("regs")) or "").strip()
@@ -179,10 +182,11 @@ def launch(kind: str) -> str:
         spec = RunSpec.from_dict({**spec.to_dict(), "model": {**spec.model.to_dict(), "nu": nus[0]}})
         return sweeps.launch_ladder(
             store, spec, sweeps.parse_int_list(value(key("dims")), "embedding dimensions d"),
-            regs, seeds, name=name,
+            regs, seeds, name=name, session_id=session,
         )
     return sweeps.launch_nu_comparison(
         store, spec, sweeps.parse_grid(value(key("regs")), "λ* values"), nus, seeds, name=name,
+        session_id=session,
     )
 
 

@@ -488,3 +488,13 @@ def test_form_defaults_from_advice():
     assert values["dataset"] == "synthetic-small"
     repeat = sweeps.form_defaults(spec, {"kind": "repeat", "run_id": "abc", "n_seeds": 3})
     assert (repeat["kind"], repeat["repeat_run_id"], repeat["n_seeds"]) == ("repeat", "abc", 3)
+
+
+def test_demo_cap_cancels_partial_sweep(store, monkeypatch):
+    monkeypatch.setenv("IALS_DEMO", "1")
+    monkeypatch.setenv("IALS_DEMO_MAX_CONCURRENT", "2")
+    with pytest.raises(ValueError, match="rejected run 3 of 4"):
+        sweeps.launch_sweep(store, base_spec(), [0.1, 0.01], [0.01, 0.001], session_id="s")
+    runs = store.list_runs()
+    assert len(runs) == 2
+    assert {r["status"] for r in runs} == {"cancelled"}
