@@ -1,7 +1,8 @@
 """The demo image's Dockerfile: structure, and its start command run on this machine.
 
-No Docker engine runs in CI, so the last two tests run the Dockerfile's CMD and HEALTHCHECK
-commands directly, with the port, the listen address and the paths replaced.
+No Docker engine runs in CI, so the tests at the end run the Dockerfile's CMD and
+HEALTHCHECK commands directly, with the port, the listen address and the paths
+replaced, and open the app in headless Chromium to see the demo banner.
 """
 
 from __future__ import annotations
@@ -211,3 +212,31 @@ def test_dockerfile_healthcheck_fails_when_down(commands, free_port):
         timeout=30,
     )
     assert check.returncode != 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_dockerfile_app_shows_demo_banner(commands, tmp_path, serve_app, free_port):
+    from playwright.sync_api import sync_playwright
+
+    (cmd,) = instructions(commands, "CMD")
+    server = serve_app(
+        command=local_command(cmd.value, free_port),
+        env=image_env(commands, tmp_path),
+        port=free_port,
+    )
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(server.base_url, timeout=60_000)
+            banner = page.get_by_text("Demo limits: embedding dimension d ≤ 256")
+            banner.wait_for(timeout=60_000)
+            assert "epochs ≤ 32" in banner.inner_text()
+        finally:
+            browser.close()
