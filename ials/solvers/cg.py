@@ -19,7 +19,14 @@ def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
     """out = (α₀ G + reg I + Σ_i y_i y_iᵀ) vector."""
     d = vector.shape[0]
     for p in range(d):
-        out[p] = dot(gram_scaled[p], vector) + reg * vector[p]
+        out[p] = reg * vector[p]
+    # G is symmetric, so G·v = Σ_q G[q] v[q]: row-wise multiply-adds vectorize without
+    # a horizontal sum per output element.
+    for q in range(d):
+        weight = vector[q]
+        gram_row = gram_scaled[q]
+        for p in range(d):
+            out[p] += gram_row[p] * weight
     for j in range(n):
         row = Y[indices[start + j]]
         weight = dot(row, vector)
