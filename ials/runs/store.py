@@ -5,9 +5,8 @@ processes. It lives in ``RUNS_DIR/runs.sqlite`` and uses
 
 * WAL mode, so readers do not block the single writer and the writer does not block
   readers;
-* a new connection per call with ``PRAGMA busy_timeout=10000``, so a writer that finds
-  the file locked waits up to 10 s instead of raising "database is locked", and no
-  connection is shared between threads or across ``fork``;
+* one connection per thread and process with ``PRAGMA busy_timeout=10000``, so a writer
+  that finds the file locked waits up to 10 s instead of raising "database is locked";
 * ``BEGIN IMMEDIATE`` for every write, so a write transaction takes the write lock at its
   start (through the busy handler) and never fails later when upgrading a read lock;
 * a versioned schema: ``PRAGMA user_version`` counts the entries of `MIGRATIONS` applied.
@@ -25,6 +24,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,6 +164,8 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
+    # In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits.
+    conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
@@ -174,6 +176,8 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
     newer schema than `SCHEMA_VERSION`, because writing to it could corrupt it.
     """
     target = SCHEMA_VERSION if target is None else target
+    if conn.execute("PRAGMA user_version").fetchone()[0] == target:
+        return target  # up to date: no write lock needed
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -358,7 +362,7 @@ class RunStore:
         Directory of the store; default `ials.paths.runs_dir()`. Created if missing, and
         the schema is created or migrated on construction.
 
-    Every method opens its own connection, so one instance may be used from several
+    Each thread uses its own connection, so one instance may be used from several
     threads, and several processes may open the same directory at once.
     """
 
@@ -366,6 +370,7 @@ class RunStore:
         self.runs_dir = default_runs_dir(runs_dir).resolve()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.path: Path = self.runs_dir / STORE_FILENAME
+        self._local = threading.local()
         with self._connect() as conn:
             self._enable_wal(conn, self.path)
             self.schema_version = migrate(conn)
@@ -374,11 +379,24 @@ class RunStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = connect(self.path)
+        """Yield this thread's connection, opening it on first use.
+
+        The connection stays open between calls because closing the last connection to a
+        WAL database checkpoints the log and syncs the file, about 10 ms per call. After
+        an SQLite error the connection is closed and the next call opens a new one.
+        """
+        cached = getattr(self._local, "conn", None)
+        if cached is None or cached[0] != os.getpid():
+            # A connection inherited through fork must not be used (or closed) here.
+            cached = (os.getpid(), connect(self.path))
+            self._local.conn = cached
+        conn = cached[1]
         try:
             yield conn
-        finally:
+        except sqlite3.Error:
+            self._local.conn = None
             conn.close()
+            raise
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
