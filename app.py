@@ -18,12 +18,13 @@ common.route_through_app()
 
 st.set_page_config(page_title="iALS dashboard", page_icon=":material/grid_on:", layout="wide")
 
-runs_page = st.Page(common.RUNS_PAGE, title="Runs", icon=":material/table_rows:", default=True)
+home_page = st.Page(common.HOME_PAGE, title="Start", icon=":material/home:", default=True)
+runs_page = st.Page(common.RUNS_PAGE, title="Runs", icon=":material/table_rows:")
 new_run_page = st.Page(common.NEW_RUN_PAGE, title="New run", icon=":material/play_arrow:")
 run_page = st.Page(common.RUN_PAGE, title="Run", icon=":material/monitoring:")
 compare_page = st.Page(common.COMPARE_PAGE, title="Compare", icon=":material/compare_arrows:")
 
-sections = {"Runs": [runs_page, new_run_page, run_page, compare_page]}
+sections = {"Runs": [home_page, new_run_page, runs_page, run_page, compare_page]}
 # Pages written alongside this one appear once their files exist.
 optional_pages = [
     ("Tuning", "pages/sweep.py", "New sweep", ":material/tune:"),

@@ -122,7 +122,8 @@ def _style(figure: go.Figure, title: str, y_title: str, log_y: bool, uirevision:
     figure.update_layout(
         title={"text": title},
         xaxis={"title": {"text": "epoch"}, "tickformat": "d"},
-        yaxis={"title": {"text": y_title}, "type": "log" if log_y else "linear"},
+        yaxis={"title": {"text": y_title}, "type": "log" if log_y else "linear",
+               "exponentformat": "power"},
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         height=360,
         uirevision=uirevision,

@@ -166,6 +166,21 @@ def best_epoch(epochs: Sequence[dict], metric: str) -> tuple[float | None, int |
     return best_value, best_at
 
 
+def metrics_summary(run: dict, epochs: Sequence[dict]) -> pd.DataFrame:
+    """Build the run page's metric table: one column per metric, one row each for the
+    final test value, the best per-epoch value and the epoch it was reached at."""
+    names = metric_names(epochs, run.get("final_metrics"))
+    split = run["spec"].get("split", "validation")
+    final = run.get("final_metrics") or {}
+    best = {name: best_epoch(epochs, name) for name in names}
+    rows = {
+        "final (test)": [format_metric(final.get(name)) for name in names],
+        f"best per epoch ({split})": [format_metric(best[name][0]) for name in names],
+        "at epoch": ["—" if best[name][1] is None else str(best[name][1]) for name in names],
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=names)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a run stands: epochs done, time spent and an estimate of the time left."""
@@ -372,7 +387,7 @@ def runs_frame(
         test = (run.get("final_metrics") or {}).get(metric) if metric else None
         rows.append({
             "id": run["id"],
-            "name": run.get("name") or "",
+            "name": run_title(run),
             "dataset": run["spec"].get("dataset"),
             "status": run.get("status"),
             "alpha0": model.get("alpha0"),

@@ -20,10 +20,13 @@ from ials.runs.store import RunStore
 
 logger = logging.getLogger(__name__)
 
+HOME_PAGE = "pages/home.py"
 NEW_RUN_PAGE = "pages/new_run.py"
 RUNS_PAGE = "pages/runs.py"
 RUN_PAGE = "pages/run.py"
 COMPARE_PAGE = "pages/compare.py"
+#: URL paths Streamlit derives from the page files (the file name without ".py").
+PAGE_URL_PATHS = {"home", "new_run", "runs", "run", "compare", "datasets", "sweep", "sweeps"}
 
 #: Seconds between refreshes of a live run's status and charts.
 REFRESH_SECONDS = 1.5
@@ -125,8 +128,13 @@ def permalink(**params: str) -> str:
     The app routes ``/?run=ID`` and ``/?compare=ID,ID`` to the run and compare pages.
     Without the browser's URL (as in tests) the link is relative.
     """
-    base = st.context.url or ""
-    return f"{base.rstrip('/')}/?{urlencode(params, safe=',')}"
+    base = (st.context.url or "").rstrip("/")
+    # st.context.url may end with the current page's URL path ("…/run"); drop it so the
+    # link goes through the app's root, which routes the query parameters.
+    head, _, last = base.rpartition("/")
+    if last in PAGE_URL_PATHS and "://" in head:
+        base = head
+    return f"{base}/?{urlencode(params, safe=',')}"
 
 
 def show_permalink(**params: str) -> None:

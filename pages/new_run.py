@@ -74,7 +74,7 @@ def choose_regularization(errors: dict[str, str], counts) -> dict[str, Any]:
         ), errors)
     with columns[1]:
         # Separate keys, so switching the scale does not carry a λ over as a λ*.
-        label, key = ("Regularization λ* (normalized)", "reg-normalized") if normalized \
+        label, key = ("Normalized λ*", "reg-normalized") if normalized \
             else ("Regularization λ", "reg-plain")
         values["reg"] = checked("reg", st.number_input(
             label, value=DEFAULTS.reg, format=SCIENTIFIC, step=DEFAULTS.reg / 10,

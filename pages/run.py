@@ -29,32 +29,32 @@ def show_actions(run: dict) -> None:
     """Cancel, compare and the download buttons (files are built when clicked)."""
     run_id = run["id"]
     store = common.store()
-    columns = st.columns(5)
+    row = st.container(horizontal=True)
     if run["status"] in views.ACTIVE_STATUSES and not common.read_only():
-        if columns[0].button("Cancel run", icon=":material/stop:", key="cancel"):
+        if row.button("Cancel run", icon=":material/stop:", key="cancel"):
             with common.show_errors("Cancelling the run"):
                 status = store.request_cancel(run_id)
                 st.toast(f"Run {run_id}: cancel requested, status {status}.")
                 st.rerun()
-    columns[1].download_button(
+    row.download_button(
         "Report (HTML)",
         data=lambda: report.run_report_html(store.get_run(run_id), store.epochs(run_id)),
         file_name=f"ials-run-{run_id}.html", mime="text/html", icon=":material/description:",
         on_click="ignore", key="download-report",
     )
-    columns[2].download_button(
+    row.download_button(
         "Export JSON",
         data=lambda: report.run_to_json(store.get_run(run_id), store.epochs(run_id)),
         file_name=f"ials-run-{run_id}.json", mime="application/json",
         icon=":material/data_object:", on_click="ignore", key="download-json",
     )
-    columns[3].download_button(
+    row.download_button(
         "Epochs (CSV)",
         data=lambda: report.epochs_to_csv(store.epochs(run_id)),
         file_name=f"ials-run-{run_id}-epochs.csv", mime="text/csv",
         icon=":material/table_view:", on_click="ignore", key="download-csv",
     )
-    columns[4].page_link(common.COMPARE_PAGE, label="Compare with…",
+    row.page_link(common.COMPARE_PAGE, label="Compare with…",
                          icon=":material/compare_arrows:", query_params={"compare": run_id})
 
 
@@ -82,12 +82,9 @@ def show_live(run_id: str, was_active: bool) -> None:
     if run["status"] == "queued":
         st.caption("Waiting for a free worker.")
 
-    final = run.get("final_metrics")
-    if final:
-        st.subheader("Final test metrics")
-        columns = st.columns(min(len(final), 6))
-        for index, (name, value) in enumerate(final.items()):
-            columns[index % len(columns)].metric(name, views.format_metric(value))
+    if run.get("final_metrics") or epochs:
+        st.subheader("Metrics")
+        st.dataframe(views.metrics_summary(run, epochs), width="stretch")
 
     if epochs:
         show_curves(run, epochs)
@@ -113,10 +110,6 @@ def show_curves(run: dict, epochs: list[dict]) -> None:
              charts.metric_figure(epochs, name, uirevision=f"{name}-{run_id}"))
             for name in names
         ])
-        metric = views.primary_metric(names)
-        best, at = views.best_epoch(epochs, metric)
-        if best is not None:
-            st.caption(f"Best {split} {metric}: {best:.4f} at epoch {at}.")
 
 
 def show_run(run_id: str) -> None:

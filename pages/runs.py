@@ -34,6 +34,13 @@ COLUMN_CONFIG = {
 }
 
 
+#: Names and outcomes first, so they stay visible when the table scrolls sideways.
+COLUMN_ORDER = [
+    "name", "status", "dataset", "metric", "best", "best epoch", "test", "alpha0", "reg",
+    "nu", "dim", "solver", "epochs", "duration", "created", "id",
+]
+
+
 def load_table():
     store = common.store()
     runs = store.list_runs()
@@ -42,7 +49,7 @@ def load_table():
 
 
 def show_filters(frame):
-    columns = st.columns([2, 2, 3, 1])
+    columns = st.columns([3, 3, 4, 2], vertical_alignment="bottom")
     statuses = columns[0].multiselect("Status", views.STATUSES, placeholder="any status")
     datasets = columns[1].multiselect(
         "Data set", sorted(frame["dataset"].dropna().unique()), placeholder="any data set"
@@ -136,6 +143,7 @@ def main() -> None:
                "click a column header to sort")
     event = st.dataframe(
         shown, key="runs-table", hide_index=True, column_config=COLUMN_CONFIG,
+        column_order=COLUMN_ORDER,
         on_select="rerun", selection_mode="multi-row", width="stretch",
     )
     by_id = {run["id"]: run for run in runs}

@@ -122,7 +122,7 @@ def test_new_run_invalid_dim_shows_message(store):
 def test_new_run_normalized_reg_shows_effective(store, project_dirs):
     at = open_page("pages/new_run.py")
     next(t for t in at.toggle if t.label == "Normalized λ").set_value(True).run()
-    number_input(at, "Regularization λ*").set_value(0.002).run()
+    number_input(at, "Normalized λ*").set_value(0.002).run()
     number_input(at, "Frequency exponent").set_value(0.0).run()
     shown = next(m for m in at.metric if m.label.startswith("Effective λ"))
     # With ν = 0 and ν* = 1, λ = λ*·w̄ where w̄ = 2(|S| + α₀|U||I|)/(|U| + |I|).
@@ -170,11 +170,14 @@ def test_run_page_shows_finished_run(store):
     at = open_page("pages/run.py", run=run_id)
     assert at.title[0].value == "Run baseline"
     assert "Status: **finished**" in texts(at)
-    assert [m.label for m in at.metric] == ["HR@10", "NDCG@10"]
-    assert at.metric[0].value == "0.4321"
+    metrics = at.dataframe[0].value
+    assert list(metrics.columns) == ["HR@10", "NDCG@10"]
+    assert list(metrics.loc["final (test)"]) == ["0.4321", "0.2109"]
+    assert list(metrics.loc["best per epoch (validation)"]) == ["0.3000", "0.1500"]
+    assert list(metrics.loc["at epoch"]) == ["3", "3"]
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # loss + one per metric
-    settings = at.dataframe[0].value
+    settings = at.dataframe[1].value
     values = dict(zip(settings["setting"], settings["value"]))
     assert values["effective λ"] == "0.0123"
     assert values["data set fingerprint"] == "f1ng3rpr1nt"
@@ -317,7 +320,7 @@ def test_compare_page_reports_missing_ids(store):
     assert at.multiselect[0].value == [first]
 
 
-# --- sidebar -------------------------------------------------------------------------------
+# --- start page and sidebar -------------------------------------------------------------------------------
 
 
 def test_sidebar_shows_demo_banner_and_workers(store, monkeypatch):
@@ -326,3 +329,13 @@ def test_sidebar_shows_demo_banner_and_workers(store, monkeypatch):
     at = open_page(None)
     assert any("Demo limits: embedding dimension d ≤ 128" in i.value for i in at.info)
     assert any("0 workers running" in c.value for c in at.caption)
+
+
+def test_home_lists_latest_runs(store):
+    make_run(store, name="older")
+    make_run(store, name="newer", status="queued")
+    at = open_page(None)
+    assert at.title[0].value == "iALS tuning dashboard"
+    labels = [link.proto.label for link in at.get("page_link") if "·" in link.proto.label]
+    assert labels[0].startswith("newer · queued · synthetic-tiny · 0/4 epochs")
+    assert labels[1].startswith("older · finished · synthetic-tiny · 3/4 epochs")
