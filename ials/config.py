@@ -14,7 +14,10 @@ from typing import Any
 
 SOLVERS = ("exact", "block", "cg")
 DTYPES = ("float32", "float64")
-PROTOCOLS = ("loo-sampled", "strong-generalization", "leave-last-out", "heldout-users")
+PROTOCOLS = (
+    "loo-sampled", "strong-generalization", "leave-last-out", "heldout-users",
+    "predefined-split",
+)
 SPLITS = ("validation", "test")
 
 

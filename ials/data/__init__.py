@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 from ials import paths
 from ials.config import PROTOCOLS, SPLITS
+from ials.data.importer import load_predefined_split
 from ials.data.protocols import make_split, split_from_bundle
 from ials.data.readers import DataFormatError, read_grouplens, read_ncf, read_table
 from ials.data.registry import (
@@ -100,6 +101,7 @@ def load_split(
     seed : int
         Split seed (≥ 0); fixes held-out items, users and sampled negatives. A prepared
         strong-generalization bundle is already split, so the seed has no effect there.
+        On a predefined split it only picks the validation items held out of training.
     data_dir : path or None
         Data directory; None uses ``$IALS_DATA_DIR`` or ``data/``.
 
@@ -135,6 +137,8 @@ def load_split(
 
     if info.format == "strong-generalization":
         result = split_from_bundle(load_bundle(info), split, name=name)
+    elif info.format == "predefined-split":
+        result = load_predefined_split(info.path, split=split, seed=seed)
     else:
         interactions = _load_cached(info, root, signature)
         result = make_split(interactions, protocol, split, seed)

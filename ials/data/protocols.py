@@ -111,7 +111,8 @@ def make_split(
     interactions : Interactions
         The data set.
     protocol : str
-        One of ``ials.config.PROTOCOLS``.
+        One of ``ials.config.PROTOCOLS`` except ``"predefined-split"``, which
+        `ials.data.load_split` builds from the imported files.
     split : str
         ``"validation"``: eval task on validation data, training without it.
         ``"test"``: eval task = test task, training on everything else.
@@ -159,6 +160,12 @@ def _check_arguments(protocol, split, seed, n_negatives, heldout_fraction,
                      max_heldout_users, target_fraction, min_items_to_evaluate) -> None:
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}.")
+    if protocol == "predefined-split":
+        raise ValueError(
+            "protocol 'predefined-split' scores an imported test file, so it cannot be "
+            "built from interactions; import the files with `python -m ials data import "
+            "TRAIN --test-file TEST --name NAME` and call load_split(NAME)."
+        )
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -9,7 +9,12 @@ A data set is a folder ``DATA_DIR/NAME/`` in one of these formats, checked in th
    "description": ...}`` for a table, or ``{"format": "strong-generalization",
    "file": "prepared.npz", "description": ...}`` for a prepared bundle with the matrices
    ``train``, ``validation_fold_in``, ``validation_targets``, ``test_fold_in`` and
-   ``test_targets``. ``{"format": "ncf"}`` only sets the description of NCF files.
+   ``test_targets``. ``{"format": "predefined-split", "train_file": "train.csv",
+   "test_file": "test.csv", "description": ...}`` is a train file plus a test file, both
+   CSV with the columns ``user``, ``item`` and an optional ``timestamp``, as
+   ``python -m ials data import TRAIN --test-file TEST`` writes them
+   (`ials.data.importer.load_predefined_split` builds its split).
+   ``{"format": "ncf"}`` only sets the description of NCF files.
 2. NCF leave-one-out files ``NAME.train.rating``, ``NAME.test.rating``,
    ``NAME.test.negative`` (plain or ``.gz``).
 3. A GroupLens ratings file: ``u.data``, ``ratings.dat`` or ``ratings.csv`` (plain or
@@ -47,7 +52,9 @@ from ials.data.types import Interactions
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "dataset.json"
-FORMATS = ("ncf", "table", "synthetic", "strong-generalization")
+#: Values of ``"format"`` a ``dataset.json`` may have.
+MANIFEST_FORMATS = ("table", "strong-generalization", "predefined-split", "ncf")
+FORMATS = ("ncf", "table", "synthetic", "strong-generalization", "predefined-split")
 
 #: Matrices a prepared strong-generalization bundle must contain.
 BUNDLE_MATRICES = (
@@ -60,6 +67,7 @@ FORMAT_PROTOCOLS = {
     "table": ("leave-last-out", "loo-sampled", "heldout-users", "strong-generalization"),
     "synthetic": ("leave-last-out", "loo-sampled", "heldout-users", "strong-generalization"),
     "strong-generalization": ("strong-generalization",),
+    "predefined-split": ("predefined-split",),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -89,7 +97,8 @@ class DatasetInfo:
     name : str
         Name to pass to `load_split` (the folder name, or a synthetic variant).
     format : str
-        ``"ncf"``, ``"table"``, ``"synthetic"`` or ``"strong-generalization"``.
+        ``"ncf"``, ``"table"``, ``"synthetic"``, ``"strong-generalization"`` or
+        ``"predefined-split"``.
     path : Path or None
         The data set's folder (None for synthetic data).
     default_protocol : str
@@ -217,21 +226,34 @@ def _detect(folder: Path) -> DatasetInfo | None:
 
 
 def _manifest_info(folder: Path, manifest_path: Path, manifest: dict) -> DatasetInfo:
-    data_file = folder / manifest["file"]
-    if not data_file.is_file():
-        raise DataFormatError(
-            manifest_path, None, f"the file it names, {manifest['file']!r}, does not exist"
-        )
     data_format = manifest["format"]
+    # A predefined split's training file is files[1], so the table reader reads it.
+    file_keys = ("train_file", "test_file") if data_format == "predefined-split" else ("file",)
+    data_files = []
+    for key in file_keys:
+        data_file = folder / manifest[key]
+        if not data_file.is_file():
+            raise DataFormatError(
+                manifest_path, None,
+                f"the file its {key} names, {manifest[key]!r}, does not exist",
+            )
+        data_files.append(data_file)
     protocols = FORMAT_PROTOCOLS[data_format]
-    description = manifest.get("description") or (
-        "Prepared strong-generalization split (held-out users with fold-in history)."
-        if data_format == "strong-generalization" else f"Table {manifest['file']}."
+    description = manifest.get("description") or _DEFAULT_DESCRIPTIONS.get(
+        data_format, f"Table {manifest['file']}."
     )
     return DatasetInfo(
         folder.name, data_format, folder, protocols[0], protocols, str(description),
-        files=(manifest_path, data_file), manifest=manifest,
+        files=(manifest_path, *data_files), manifest=manifest,
     )
+
+
+_DEFAULT_DESCRIPTIONS = {
+    "strong-generalization":
+        "Prepared strong-generalization split (held-out users with fold-in history).",
+    "predefined-split":
+        "Predefined train/test split (full ranking of the test items, Recall@k and NDCG@k).",
+}
 
 
 def _read_manifest(path: Path) -> dict:
@@ -246,18 +268,23 @@ def _read_manifest(path: Path) -> dict:
     if not isinstance(manifest, dict):
         raise DataFormatError(path, 1, "expected a JSON object")
     data_format = manifest.get("format")
-    if data_format not in ("table", "strong-generalization", "ncf"):
-        raise DataFormatError(
-            path, None,
-            "format must be \"table\", \"strong-generalization\" or \"ncf\", got "
-            f"{data_format!r}",
-        )
+    if data_format not in MANIFEST_FORMATS:
+        allowed = ", ".join(f'"{name}"' for name in MANIFEST_FORMATS)
+        raise DataFormatError(path, None, f"format must be one of {allowed}, got {data_format!r}")
     if data_format == "ncf":
         return manifest
-    file_name = manifest.get("file")
-    if not isinstance(file_name, str) or not file_name or "/" in file_name or "\\" in file_name:
+    file_keys = ("train_file", "test_file") if data_format == "predefined-split" else ("file",)
+    for key in file_keys:
+        file_name = manifest.get(key)
+        if (not isinstance(file_name, str) or not file_name or "/" in file_name
+                or "\\" in file_name):
+            raise DataFormatError(
+                path, None, f"{key} must name a file in the same folder, got {file_name!r}"
+            )
+    if data_format == "predefined-split" and manifest["train_file"] == manifest["test_file"]:
         raise DataFormatError(
-            path, None, f"file must name a file in the same folder, got {file_name!r}"
+            path, None,
+            f"train_file and test_file must be two files, both are {manifest['test_file']!r}",
         )
     if data_format == "table":
         columns = manifest.get("columns")
@@ -280,7 +307,9 @@ def load_interactions(name: str, data_dir: str | os.PathLike | None = None) -> I
     """Read data set ``name`` into an `Interactions`.
 
     For a prepared strong-generalization bundle, the result stacks the training users and
-    then the validation and test users (fold-in history plus targets), for statistics.
+    then the validation and test users (fold-in history plus targets), for statistics. For
+    a predefined split it is the training file only, indexed on its own: its indices
+    differ from those of `ials.data.load_split`, which indexes train and test together.
     """
     info = dataset_info(name, data_dir)
     return read_dataset(info)
@@ -300,9 +329,16 @@ def read_dataset(info: DatasetInfo) -> Interactions:
 
 
 def _read_manifest_table(info: DatasetInfo) -> Interactions:
+    """Read the table a manifest names (a predefined split's training file)."""
     manifest = info.manifest
-    columns = manifest["columns"]
     manifest_path = info.files[0]
+    if info.format == "predefined-split":
+        # The importer writes the columns user, item and, when given, timestamp.
+        written = manifest.get("columns")
+        timestamp = written.get("timestamp") if isinstance(written, dict) else None
+        columns = {"user": "user", "item": "item", "timestamp": timestamp}
+    else:
+        columns = manifest["columns"]
     try:
         return read_table(
             info.files[1],
