@@ -119,6 +119,11 @@ def run_title(run: dict) -> str:
     return run.get("name") or run["id"]
 
 
+def run_option_label(run: dict) -> str:
+    """Return 'name · status · id', the label of a run in pickers."""
+    return f"{run_title(run)} · {run['status']} · {run['id']}"
+
+
 # --- metrics of one run ---------------------------------------------------------------
 
 
@@ -183,7 +188,7 @@ def metrics_summary(run: dict, epochs: Sequence[dict]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a run stands: epochs done, time spent and an estimate of the time left."""
+    """Progress of a run: epochs done, time spent and an estimate of the time left."""
 
     epochs_done: int
     epochs_total: int
@@ -439,7 +444,7 @@ def filter_runs_frame(
 def field_errors(spec_values: dict[str, Any]) -> dict[str, str]:
     """Validate a new-run form field by field; return field name to error message.
 
-    ``spec_values`` holds the `RunSpec` keys with ``model`` as a dict of `IALSConfig`
+    ``spec_values`` contains the `RunSpec` keys with ``model`` as a dict of `IALSConfig`
     fields. Each field is checked on its own (the others at their defaults) through the
     same `validate` methods the store uses, so the form can show every invalid field at
     once, next to that field. A whole-spec check runs last, under the key ``"spec"``.
@@ -513,7 +518,7 @@ def training_counts(name: str, protocol: str, split: str, split_seed: int, data_
     from ials import data
 
     # NOTE: load_split keeps the split in a per-process cache, so the Streamlit process
-    # holds each data set it counted (hundreds of MB for ML-20M) until it restarts.
+    # keeps each data set it counted (hundreds of MB for ML-20M) until it restarts.
     split_data = data.load_split(name, protocol=protocol, split=split, seed=split_seed,
                                  data_dir=data_dir)
     n_users, n_items = split_data.train.shape

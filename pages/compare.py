@@ -21,8 +21,8 @@ def requested_ids() -> list[str]:
 
 
 def choose_runs(all_runs: list[dict], requested: list[str]) -> list[str]:
-    """Multiselect of runs, kept in sync with the ``compare`` query parameter."""
-    labels = {run["id"]: f"{views.run_title(run)} · {run['status']} · {run['id']}" for run in all_runs}
+    """Show a multiselect of runs, kept in sync with the ``compare`` query parameter."""
+    labels = {run["id"]: views.run_option_label(run) for run in all_runs}
     missing = [run_id for run_id in requested if run_id not in labels]
     if missing:
         st.warning(f"Run(s) not found in this server's run store: {', '.join(missing)}.")

@@ -60,12 +60,14 @@ def choose_data() -> dict[str, Any]:
 def choose_regularization(errors: dict[str, str], counts) -> dict[str, Any]:
     """α₀, λ (or λ* with ν*) and ν, with the effective λ next to them."""
     values: dict[str, Any] = {}
+
     switch, reference = st.columns([1, 3])
     normalized = switch.toggle("Normalized λ", value=False, help=views.HELP["normalized_reg"])
     values["normalized_reg"] = normalized
     if normalized:
         values["nu_ref"] = reference.radio("Reference exponent ν*", [0, 1], index=1,
                                            horizontal=True, help=views.HELP["nu_ref"])
+
     columns = st.columns(4)
     with columns[0]:
         values["alpha0"] = checked("alpha0", st.number_input(
@@ -165,19 +167,54 @@ def launch(spec: RunSpec, name: str) -> None:
     st.switch_page(common.RUN_PAGE, query_params={"run": run_id})
 
 
+def read_counts(data: dict[str, Any]):
+    """Return the training-matrix counts of the chosen data set, or None with a warning."""
+    try:
+        # The split seed widget sits further down; its value from the last rerun is
+        # in session state.
+        return cached_counts(data["dataset"], data["protocol"], data["split"],
+                             int(st.session_state.get("split_seed", 0)), data["directory"])
+    except Exception as error:  # noqa: BLE001 - any reading failure is shown, not raised
+        st.warning(f"Could not read data set {data['dataset']!r} to count its training "
+                   f"matrix: {error}")
+        return None
+
+
+def build_spec(data: dict[str, Any], model: dict[str, Any], split_seed: int, counts,
+               errors: dict[str, str]) -> RunSpec | None:
+    """Check the whole spec and the resources it needs; None while anything is invalid."""
+    if errors:
+        return None
+    spec_values = {"dataset": data["dataset"], "protocol": data["protocol"],
+                   "split": data["split"], "split_seed": split_seed, "model": model}
+    whole = views.field_errors(spec_values)
+    if whole:
+        errors.update(whole)
+        for message in whole.values():
+            st.error(message)
+        return None
+    spec = RunSpec.from_dict(spec_values)
+    check_resources(spec, counts, errors)
+    return spec
+
+
+def show_launch(spec: RunSpec | None, name: str, errors: dict[str, str]) -> None:
+    locked = common.read_only()
+    if locked:
+        st.info("This server is read-only, so new runs cannot be launched.")
+    if errors:
+        st.caption(f"Fix the {len(errors)} invalid setting(s) above to launch.")
+    if st.button("Launch", type="primary", icon=":material/play_arrow:",
+                 disabled=bool(errors) or locked or spec is None):
+        with common.show_errors("Launching the run"):
+            launch(spec, name)
+
+
 def main() -> None:
     st.title("New run")
     errors: dict[str, str] = {}
     data = choose_data()
-    counts = None
-    try:
-        # The split seed widget sits further down; its value from the last rerun is
-        # in session state.
-        counts = cached_counts(data["dataset"], data["protocol"], data["split"],
-                               int(st.session_state.get("split_seed", 0)), data["directory"])
-    except Exception as error:  # noqa: BLE001 - any reading failure is shown, not raised
-        st.warning(f"Could not read data set {data['dataset']!r} to count its training "
-                   f"matrix: {error}")
+    counts = read_counts(data)
 
     st.subheader("Loss and regularization")
     model = choose_regularization(errors, counts)
@@ -192,28 +229,8 @@ def main() -> None:
                                       help="Precision of the embeddings and solves.")
     name = st.text_input("Run name (optional)", help=views.HELP["name"])
 
-    spec = None
-    if not errors:
-        spec_values = {"dataset": data["dataset"], "protocol": data["protocol"],
-                       "split": data["split"], "split_seed": split_seed, "model": model}
-        whole = views.field_errors(spec_values)
-        if whole:
-            errors.update(whole)
-            for message in whole.values():
-                st.error(message)
-        else:
-            spec = RunSpec.from_dict(spec_values)
-            check_resources(spec, counts, errors)
-
-    locked = common.read_only()
-    if locked:
-        st.info("This server is read-only, so new runs cannot be launched.")
-    if errors:
-        st.caption(f"Fix the {len(errors)} invalid setting(s) above to launch.")
-    if st.button("Launch", type="primary", icon=":material/play_arrow:",
-                 disabled=bool(errors) or locked or spec is None):
-        with common.show_errors("Launching the run"):
-            launch(spec, name)
+    spec = build_spec(data, model, split_seed, counts, errors)
+    show_launch(spec, name, errors)
 
 
 with common.show_errors("Showing the new-run form"):

@@ -11,13 +11,13 @@ common.route_through_app()
 
 
 def choose_run() -> None:
-    """Without ``?run=``, let the user pick one of the runs in the store."""
+    """Let the user pick a run when the URL names none."""
     runs = common.store().list_runs()
     if not runs:
         st.info("No runs yet.")
         st.page_link(common.NEW_RUN_PAGE, label="Start a new run", icon=":material/play_arrow:")
         return
-    labels = {run["id"]: f"{views.run_title(run)} · {run['status']} · {run['id']}" for run in runs}
+    labels = {run["id"]: views.run_option_label(run) for run in runs}
     chosen = st.selectbox("Run", list(labels), format_func=labels.get, index=None,
                           placeholder="Choose a run")
     if chosen:
@@ -26,7 +26,7 @@ def choose_run() -> None:
 
 
 def show_actions(run: dict) -> None:
-    """Cancel, compare and the download buttons (files are built when clicked)."""
+    """Show the cancel, download and compare buttons; downloads are built when clicked."""
     run_id = run["id"]
     store = common.store()
     row = st.container(horizontal=True)
@@ -55,11 +55,11 @@ def show_actions(run: dict) -> None:
         icon=":material/table_view:", on_click="ignore", key="download-csv",
     )
     row.page_link(common.COMPARE_PAGE, label="Compare with…",
-                         icon=":material/compare_arrows:", query_params={"compare": run_id})
+                  icon=":material/compare_arrows:", query_params={"compare": run_id})
 
 
 def show_live(run_id: str, was_active: bool) -> None:
-    """Status, progress, final metrics and curves; refreshed in place while active."""
+    """Show status, progress, metrics, curves and settings (refreshed while active)."""
     store = common.store()
     run = store.get_run(run_id)
     if run is None:
@@ -129,8 +129,14 @@ def show_run(run_id: str) -> None:
     show_actions(run)
 
     active = run["status"] in views.ACTIVE_STATUSES
-    live = st.fragment(run_every=common.REFRESH_SECONDS if active else None)(show_live)
-    live(run_id, active)
+
+    # A fragment rerun skips the page-level error handler below, so it has its own.
+    @st.fragment(run_every=common.REFRESH_SECONDS if active else None)
+    def live() -> None:
+        with common.show_errors("Refreshing the run"):
+            show_live(run_id, active)
+
+    live()
     common.show_permalink(run=run_id)
 
 

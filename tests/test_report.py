@@ -81,7 +81,8 @@ def test_compare_report_highlights_differences(store):
     assert html.count("Plotly.newPlot(") == 6  # four loss components, two metrics
     assert "<tr class='differs'><th>α₀</th><td>0.1</td><td>0.3</td></tr>" in html
     assert "<tr><th>d</th><td>16</td><td>16</td></tr>" in html
-    assert "α₀=0.1" in html and "α₀=0.3" in html
+    assert "α₀=0.1" in html
+    assert "α₀=0.3" in html
 
 
 def test_failed_run_report_shows_error(store):

@@ -75,7 +75,8 @@ def test_compare_frame_marks_differences():
 def test_field_errors_name_each_invalid_field():
     errors = views.field_errors({"split": "train", "model": {"alpha0": 0.0, "dim": 0, "nu": 1.0}})
     assert set(errors) == {"split", "alpha0", "dim"}
-    assert "alpha0" in errors["alpha0"] and "> 0" in errors["alpha0"]
+    assert "alpha0" in errors["alpha0"]
+    assert "> 0" in errors["alpha0"]
     assert "dim must be an integer ≥ 1" in errors["dim"]
     assert views.field_errors({"dataset": "synthetic", "model": {"alpha0": 0.2}}) == {}
 
