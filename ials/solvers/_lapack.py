@@ -44,6 +44,7 @@ _dpotrs = _declare("cython_lapack", "dpotrs", 8)
 
 _UPLO = ord("U")
 _TRANS = ord("N")
+_TRANS_T = ord("T")
 
 
 @njit(cache=True, nogil=True)
@@ -66,6 +67,28 @@ def syrk_add(Y, A):
         _dsyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
                scalars[0:].ctypes, Y.ctypes, ints[0:].ctypes, scalars[1:].ctypes,
                A.ctypes, ints[0:].ctypes)
+
+
+@njit(cache=True, nogil=True)
+def syrk_outer_add(Z, C):
+    """Add ``Z Zᵀ`` to one triangle of ``C`` (the triangle `cholesky_solve` reads).
+
+    Z : (n, d) C-contiguous float32 or float64. C : (n, n) C-contiguous, same dtype.
+    """
+    n, d = Z.shape
+    if n == 0:
+        return
+    ints = np.array([n, d], np.int32)  # order of C, inner dimension (= leading dim of Z)
+    scalars = np.ones(2, C.dtype)
+    chars = np.array([_UPLO, _TRANS_T], np.uint8)
+    if C.itemsize == 4:
+        _ssyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+               scalars[0:].ctypes, Z.ctypes, ints[1:].ctypes, scalars[1:].ctypes,
+               C.ctypes, ints[0:].ctypes)
+    else:
+        _dsyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+               scalars[0:].ctypes, Z.ctypes, ints[1:].ctypes, scalars[1:].ctypes,
+               C.ctypes, ints[0:].ctypes)
 
 
 @njit(cache=True, nogil=True)

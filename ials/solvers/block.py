@@ -19,7 +19,7 @@ from numba import njit, prange
 from ials.solvers._lapack import cholesky_solve, dot, syrk_add
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps, rows_per_task):
     """Update every row of ``X`` in place with ``sweeps`` passes over its blocks.
 

@@ -34,7 +34,7 @@ def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
             out[p] += row[p] * weight
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
     """Update every row of ``X`` in place with ``steps`` conjugate-gradient steps.
 

@@ -6,6 +6,17 @@ L_S + L_I + R exactly by solving the d × d system
     (α₀ G + λ_u I + Σ_{i ∈ I(u)} y_i y_iᵀ) x_u = Σ_{i ∈ I(u)} y_i,     G = Yᵀ Y,
 
 so the unobserved pairs enter only through G, computed once per half-epoch.
+
+The solve runs in the eigenbasis of α₀ G = Q Λ Qᵀ (one d × d eigendecomposition per
+half-epoch, and Ỹ = Y Q). There the system is D_u + Ỹ_uᵀ Ỹ_u with the diagonal
+D_u = Λ + λ_u I, and a row with n < d interactions is solved through the n × n system
+instead (Woodbury identity):
+
+    x̃_u = D_u⁻¹ Ỹ_uᵀ (I_n + Ỹ_u D_u⁻¹ Ỹ_uᵀ)⁻¹ 1,
+
+which costs O(n² d + n³) instead of O(n d² + d³). Rows with n ≥ d use the d × d system.
+Both are Cholesky solves of the same minimization, so the result is the same exact
+minimizer; the rows are rotated back with x_u = Q x̃_u.
 """
 
 from __future__ import annotations
@@ -13,10 +24,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import cholesky_solve, syrk_add
+from ials.solvers._lapack import cholesky_solve, syrk_add, syrk_outer_add
 
 
-@njit(parallel=True, cache=True, fastmath=True)
 def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
     """Overwrite every row of ``X`` with its exact minimizer.
 
@@ -40,8 +50,25 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
     int
         Number of rows whose system was not positive definite (left unchanged).
     """
+    # The eigendecomposition runs in float64: it is d × d, once per half-epoch.
+    eigenvalues, basis = np.linalg.eigh(gram_scaled.astype(np.float64))
+    eigenvalues = np.maximum(eigenvalues, 0.0).astype(Y.dtype)
+    basis = basis.astype(Y.dtype)
+    rotated = Y @ basis
+    rotated_rows = np.empty_like(X)
+    failures = _solve_rotated(
+        indptr, indices, rotated, eigenvalues, row_reg, X, rotated_rows, rows_per_task
+    )
+    np.matmul(rotated_rows, basis.T, out=X)
+    return failures
+
+
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_per_task):
+    """Solve every row in the eigenbasis; ``out`` receives x̃_u (rows of failures keep
+    their current value from ``X``, rotated)."""
     n_rows = indptr.size - 1
-    d = Y.shape[1]
+    d = rotated.shape[1]
     n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
     failures = 0
     for task in prange(n_tasks):
@@ -50,27 +77,60 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
         longest = 0
         for u in range(first, last):
             longest = max(longest, indptr[u + 1] - indptr[u])
-        gathered = np.empty((longest, d), Y.dtype)
-        system = np.empty((d, d), Y.dtype)
-        rhs = np.empty(d, Y.dtype)
+        side = min(longest, d)
+        gathered = np.empty((longest, d), rotated.dtype)
+        square = np.empty(side * side, rotated.dtype)
+        rhs = np.empty(max(longest, d), rotated.dtype)
+        scale = np.empty(d, rotated.dtype)
         for u in range(first, last):
             start = indptr[u]
             n = indptr[u + 1] - start
             if n == 0:
-                X[u, :] = 0
+                out[u, :] = 0
                 continue
-            rhs[:] = 0
-            for j in range(n):
-                row = Y[indices[start + j]]
-                for k in range(d):
-                    gathered[j, k] = row[k]
-                    rhs[k] += row[k]
-            system[:, :] = gram_scaled
             for k in range(d):
-                system[k, k] += row_reg[u]
-            syrk_add(gathered[:n], system)
-            if cholesky_solve(system, rhs) != 0:
-                failures += 1
-                continue
-            X[u, :] = rhs
+                scale[k] = 1.0 / np.sqrt(eigenvalues[k] + row_reg[u])
+            if n < d:
+                # Woodbury: Z = Ỹ_u D^(-1/2), solve (I + Z Zᵀ) z = 1, x̃ = D^(-1/2) Zᵀ z.
+                for j in range(n):
+                    row = rotated[indices[start + j]]
+                    for k in range(d):
+                        gathered[j, k] = row[k] * scale[k]
+                system = square[: n * n].reshape(n, n)
+                system[:, :] = 0
+                for j in range(n):
+                    system[j, j] = 1
+                    rhs[j] = 1
+                syrk_outer_add(gathered[:n], system)
+                if cholesky_solve(system, rhs[:n]) != 0:
+                    failures += 1
+                    out[u, :] = 0
+                    continue
+                for k in range(d):
+                    out[u, k] = 0
+                for j in range(n):
+                    weight = rhs[j]
+                    for k in range(d):
+                        out[u, k] += gathered[j, k] * weight
+                for k in range(d):
+                    out[u, k] *= scale[k]
+            else:
+                for k in range(d):
+                    rhs[k] = 0
+                for j in range(n):
+                    row = rotated[indices[start + j]]
+                    for k in range(d):
+                        gathered[j, k] = row[k]
+                        rhs[k] += row[k]
+                system = square.reshape(d, d)
+                system[:, :] = 0
+                for k in range(d):
+                    system[k, k] = eigenvalues[k] + row_reg[u]
+                syrk_add(gathered[:n], system)
+                if cholesky_solve(system, rhs[:d]) != 0:
+                    failures += 1
+                    out[u, :] = 0
+                    continue
+                for k in range(d):
+                    out[u, k] = rhs[k]
     return failures

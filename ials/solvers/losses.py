@@ -15,7 +15,7 @@ from numba import njit, prange
 from ials.solvers._lapack import dot
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def observed_loss(indptr, indices, W, H):
     """Return L_S for the CSR structure (rows index ``W``, columns index ``H``)."""
     n_rows = indptr.size - 1
@@ -29,7 +29,7 @@ def observed_loss(indptr, indices, W, H):
     return total
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def weighted_sq_norms(X, weights):
     """Return Σ_u weights[u] ‖X[u]‖² in float64."""
     total = 0.0
