@@ -46,7 +46,9 @@ def add_train_arguments(parser: argparse.ArgumentParser, grid: bool = False) -> 
                            "(built in, no file needed; default)")
     data.add_argument("--protocol", choices=PROTOCOLS, default=None,
                       help="evaluation protocol (default: loo-sampled for NCF files, "
-                           "leave-last-out for tables and synthetic)")
+                           "strong-generalization for prepared ML-20M/MSD splits, "
+                           "predefined-split for imported train/test files, "
+                           "leave-last-out for other tables and synthetic)")
     data.add_argument("--split", choices=SPLITS, default="validation",
                       help="evaluate every epoch on the validation split (for tuning) or "
                            "the test split (for the final number); default validation")
