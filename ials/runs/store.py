@@ -450,9 +450,11 @@ class RunStore:
         demo cap is reached or the server is read-only.
         """
         run_spec = _validated_spec(spec)
-        limits.check_new_run(run_spec.to_dict(), session_id=session_id, store=self)
         run_id = new_id()
         with self._write() as conn:
+            # Checked inside the write transaction, so two concurrent creates cannot both
+            # pass the concurrency cap; the check's reads use this same connection.
+            limits.check_new_run(run_spec.to_dict(), session_id=session_id, store=self)
             if sweep_id is not None and conn.execute(
                 "SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)
             ).fetchone() is None:
@@ -788,6 +790,7 @@ class RunStore:
             config_json = _dumps(config)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"sweep config must be JSON-serializable: {exc}") from exc
+        limits.check_mutation("create a sweep")
         sweep_id = new_id()
         with self._write() as conn:
             conn.execute(
