@@ -1,6 +1,6 @@
 """Hyperparameters of iALS and of one run: validation, normalized λ, memory estimate.
 
-`IALSConfig` holds the model's hyperparameters; `RunSpec` adds what a run needs on top
+`IALSConfig` contains the model's hyperparameters; `RunSpec` adds what a run needs on top
 (data set, evaluation protocol, split). Both validate with `ValueError`s that name the
 field, the value and the allowed range, so every entry point (CLI, UI, JSON import)
 gets the same message.
@@ -128,7 +128,7 @@ class RunSpec:
 
     ``protocol=None`` picks the data set's default protocol when the run starts
     (`ials.data.default_protocol`). ``split_seed`` seeds the protocol's random choices
-    (held-out users, sampled negatives); it stays fixed while the model's ``seed`` varies,
+    (held-out users, sampled negatives). It stays fixed while the model's ``seed`` varies,
     so seed repeats measure the model's noise on one split.
     """
 
@@ -195,8 +195,7 @@ def estimate_memory_bytes(
     embeddings = (n_users + n_items) * d * item_size
     gramian = d * d * 8
     b = min(config.block_size, d) if config.solver == "block" else d
-    # Per row being solved: a b×b system, its right-hand side and a d-vector; numba
-    # runs one row per thread, but allocating per row means the peak is small.
+    # Each numba task keeps a b×b system and a few d-vectors; a generous 64 tasks at once.
     workspace = 64 * (b * b + 4 * d) * 8
     transposed = nnz * (4 + item_size) + (n_items + 1) * 8
     predictions = 2 * nnz * item_size if config.solver == "block" else 0
