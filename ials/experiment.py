@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class EpochRecord:
-    """What one epoch produced.
+    """Result of one epoch: losses, metrics and timings.
 
     Attributes
     ----------

@@ -139,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
         best = _better(best, record)
         last = record
     test_metrics = experiment.final_metrics()
-    # "metrics" belong to the requested split; a validation run also reports the test
-    # task of its final model, the number the dashboard shows once a run finishes.
+    # "metrics" belong to the requested split. A validation run also reports the test
+    # task of its final model, which is the number the dashboard shows for a finished run.
     final = test_metrics if args.split == "test" else dict(last.metrics)
     extra = {} if args.split == "test" else {"test_metrics": test_metrics}
     printer.final(experiment, final, extra, best, time.perf_counter() - started)
