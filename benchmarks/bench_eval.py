@@ -4,9 +4,13 @@ The default case is 10,000 users × 20,000 items at d = 256, with 50 excluded it
 10 targets per user, ranked for Recall@20/50/100 and NDCG@20/50/100. For each dtype and
 batch size the script reports:
 
-- seconds: median of ``--repeats`` calls of `ials.evaluation.evaluate` after one warm-up;
-- users/s: users divided by that median;
-- products s: median time of the batch products ``U_batch @ H.T`` alone, the BLAS share;
+- seconds: median wall time of ``--repeats`` calls of `ials.evaluation.evaluate` after
+  one warm-up;
+- best s: the fastest of those calls, closer to the figure on an idle machine;
+- CPU s: median process CPU time (user + system, all threads) of those calls. It varies
+  less than wall time when other processes share the cores;
+- users/s: users divided by the median seconds;
+- products s: median wall time of the batch products ``U_batch @ H.T`` alone (BLAS);
 - traced MB: peak of the memory that numpy allocated during one call (tracemalloc);
 - RSS MB: peak growth of the process's resident memory during that call (psutil,
   sampled every 5 ms, so a short spike can be missed).
@@ -75,14 +79,16 @@ def build_task(n_users: int, n_items: int, n_excluded: int, n_targets: int, seed
     )
 
 
-def median_seconds(function, repeats: int) -> float:
-    function()  # warm-up: page in the factors, start the BLAS threads
-    times = []
+def time_calls(function, repeats: int) -> tuple[float, float, float]:
+    """Return (median wall s, best wall s, median CPU s) of ``repeats`` calls after a warm-up."""
+    function()  # warm-up: page in the factors, start the BLAS and numba threads
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
 
 
 def products_only(model: SyntheticModel, batch_users: int) -> None:
@@ -165,7 +171,7 @@ def main(argv=None) -> int:
         f"median of {args.repeats} after 1 warm-up"
     )
     header = (
-        f"{'dtype':<8} {'batch':>6} {'seconds':>8} {'users/s':>9} "
+        f"{'dtype':<8} {'batch':>6} {'seconds':>8} {'best s':>7} {'CPU s':>6} {'users/s':>8} "
         f"{'products s':>10} {'traced MB':>9} {'RSS MB':>7}"
     )
     print(header)
@@ -173,12 +179,14 @@ def main(argv=None) -> int:
     for dtype in args.dtypes:
         model = SyntheticModel(user_factors.astype(dtype), item_factors.astype(dtype))
         for batch_users in args.batch_users:
-            seconds = median_seconds(lambda: evaluate(model, task, batch_users), args.repeats)
-            products = median_seconds(lambda: products_only(model, batch_users), args.repeats)
+            seconds, best, cpu = time_calls(
+                lambda: evaluate(model, task, batch_users), args.repeats
+            )
+            products, _, _ = time_calls(lambda: products_only(model, batch_users), args.repeats)
             traced, rss = peak_memory(lambda: evaluate(model, task, batch_users))
             print(
-                f"{dtype:<8} {batch_users:>6} {seconds:>8.3f} {args.users / seconds:>9.0f} "
-                f"{products:>10.3f} {traced:>9.0f} {rss:>7.0f}"
+                f"{dtype:<8} {batch_users:>6} {seconds:>8.3f} {best:>7.3f} {cpu:>6.2f} "
+                f"{args.users / seconds:>8.0f} {products:>10.3f} {traced:>9.0f} {rss:>7.0f}"
             )
     metrics = evaluate(model, task)
     print("Metrics of the last model (random factors, near chance): " + ", ".join(
