@@ -41,6 +41,13 @@ COLUMN_ORDER = [
 ]
 
 
+TABLE_KEY = "runs-table"
+#: Session key of the run ids in the table's row order at the last render.
+TABLE_IDS_KEY = "runs-table-ids"
+#: Seconds between refreshes of the table while a run is queued or running.
+REFRESH_SECONDS = 2.0
+
+
 def load_table():
     store = common.store()
     runs = store.list_runs()
@@ -48,15 +55,63 @@ def load_table():
     return runs, views.runs_frame(runs, epochs_by_run)
 
 
-def show_filters(frame):
+def show_filters(runs: list[dict]) -> tuple[list[str], list[str], str]:
+    """Show the filter fields; return the chosen statuses, data sets and search text."""
     columns = st.columns([3, 3, 4, 2], vertical_alignment="bottom")
     statuses = columns[0].multiselect("Status", views.STATUSES, placeholder="any status")
-    datasets = columns[1].multiselect(
-        "Data set", sorted(frame["dataset"].dropna().unique()), placeholder="any data set"
-    )
+    names = sorted({run["spec"].get("dataset") for run in runs} - {None})
+    datasets = columns[1].multiselect("Data set", names, placeholder="any data set")
     text = columns[2].text_input("Search", placeholder="id, name, data set or solver")
     columns[3].button("Refresh", icon=":material/refresh:", width="stretch")
-    return views.filter_runs_frame(frame, statuses, datasets, text)
+    return statuses, datasets, text
+
+
+def keep_selection(shown_ids: list[str]) -> None:
+    """Keep the selected runs selected when the table's rows change.
+
+    st.dataframe stores its selection as row positions, so a new run, a deleted run or
+    another filter would otherwise shift the selection onto other runs.
+    """
+    previous = st.session_state.get(TABLE_IDS_KEY)
+    st.session_state[TABLE_IDS_KEY] = shown_ids
+    state = st.session_state.get(TABLE_KEY)
+    if previous is None or previous == shown_ids or not state:
+        return
+    selected = {previous[row] for row in state["selection"]["rows"] if row < len(previous)}
+    rows = [index for index, run_id in enumerate(shown_ids) if run_id in selected]
+    st.session_state[TABLE_KEY] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+
+
+def show_table(filters: tuple[list[str], list[str], str], refreshing: bool) -> None:
+    """Show the filtered table and the actions on its selected rows.
+
+    With ``refreshing``, this runs as a fragment every `REFRESH_SECONDS`; once no run is
+    queued or running it reruns the page, which stops the timer.
+    """
+    # A timed rerun runs only this function, outside main()'s error display.
+    with common.show_errors("Refreshing the runs"):
+        table_and_actions(filters, refreshing)
+
+
+def table_and_actions(filters: tuple[list[str], list[str], str], refreshing: bool) -> None:
+    runs, frame = load_table()
+    active = [run for run in runs if run["status"] in views.ACTIVE_STATUSES]
+    if refreshing and not active:
+        st.rerun()
+    shown = views.filter_runs_frame(frame, *filters)
+    note = f" · {len(active)} active, refreshing every {REFRESH_SECONDS:g} s" if active else ""
+    st.caption(f"{len(shown)} of {len(frame)} runs{note} · select rows to act on them · "
+               "click a column header to sort")
+    shown_ids = list(shown["id"])
+    keep_selection(shown_ids)
+    event = st.dataframe(
+        shown, key=TABLE_KEY, hide_index=True, column_config=COLUMN_CONFIG,
+        column_order=COLUMN_ORDER,
+        on_select="rerun", selection_mode="multi-row", width="stretch",
+    )
+    by_id = {run["id"]: run for run in runs}
+    selected = [by_id[shown_ids[row]] for row in event.selection.rows if row < len(shown_ids)]
+    show_actions(selected)
 
 
 def show_actions(selected: list[dict]) -> None:
@@ -132,24 +187,15 @@ def import_runs() -> None:
 
 def main() -> None:
     st.title("Runs")
-    runs, frame = load_table()
+    runs = common.store().list_runs()
     if not runs:
         st.info("No runs yet. Start one on the synthetic data set, which needs no download.")
         st.page_link(common.NEW_RUN_PAGE, label="New run", icon=":material/play_arrow:")
         import_runs()
         return
-    shown = show_filters(frame)
-    st.caption(f"{len(shown)} of {len(frame)} runs · select rows to act on them · "
-               "click a column header to sort")
-    event = st.dataframe(
-        shown, key="runs-table", hide_index=True, column_config=COLUMN_CONFIG,
-        column_order=COLUMN_ORDER,
-        on_select="rerun", selection_mode="multi-row", width="stretch",
-    )
-    by_id = {run["id"]: run for run in runs}
-    rows = [row for row in event.selection.rows if row < len(shown)]
-    selected = [by_id[shown.iloc[row]["id"]] for row in rows]
-    show_actions(selected)
+    filters = show_filters(runs)
+    refreshing = any(run["status"] in views.ACTIVE_STATUSES for run in runs)
+    st.fragment(run_every=REFRESH_SECONDS if refreshing else None)(show_table)(filters, refreshing)
     import_runs()
 
 

@@ -7,8 +7,6 @@ when a run ends, so the advice follows the results.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +14,8 @@ from ials import charts, sweep_charts, sweeps, views
 from ials.advice import advise
 from ials.sweep_report import sweep_report_html
 from pages import _common as common
+
+common.route_through_app()
 
 SWEEPS_PAGE = "pages/sweeps.py"
 REFRESH_SECONDS = 2.0
@@ -39,12 +39,6 @@ def choose_sweep() -> None:
     if chosen:
         st.query_params["sweep"] = chosen
         st.rerun()
-
-
-def sweep_link(sweep_id: str) -> str:
-    parts = urlsplit(st.context.url or "")
-    base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    return f"{base}/sweep?sweep={sweep_id}"
 
 
 def reg_label(results: pd.DataFrame) -> str:
@@ -201,7 +195,7 @@ def show_sweep(sweep_id: str) -> None:
     st.caption(f"{KIND_TITLES.get(sweep['kind'], sweep['kind'])} · {sweep_id} · data set "
                f"{base.dataset} · {base.model.epochs} epochs · solver {base.model.solver}")
     with st.expander("Permalink"):
-        st.code(sweep_link(sweep_id), language=None)
+        common.show_permalink(sweep=sweep_id)
 
     runs = sweeps.sweep_runs(store, sweep_id)
     epochs = {run["id"]: store.epochs(run["id"]) for run in runs[:20]}

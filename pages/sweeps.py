@@ -10,9 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from ials import sweeps, views
-from ials.config import PROTOCOLS, SOLVERS, SPLITS, IALSConfig, RunSpec
+from ials.config import SOLVERS, SPLITS, IALSConfig, RunSpec
 from ials.paths import data_dir
 from pages import _common as common
+
+common.route_through_app()
 
 SWEEP_PAGE = "pages/sweep.py"
 PREFILL_KEY = "sweep_prefill"
@@ -50,8 +52,9 @@ def load_defaults(values: dict) -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=600)
-def cached_dataset_names(directory: str) -> list[str]:
-    return [info.name for info in views.list_datasets(directory)]
+def cached_datasets(directory: str) -> dict:
+    """Return the `ials.data.DatasetInfo` of every data set in ``directory`` by name."""
+    return {info.name: info for info in views.list_datasets(directory)}
 
 
 def fill_log_grid(target: str, low_key: str, high_key: str, n_key: str) -> None:
@@ -78,12 +81,22 @@ def grid_field(name: str, label: str, help_text: str) -> None:
 
 def fixed_settings() -> None:
     """Data set and settings that stay fixed across the sweep's runs."""
-    names = cached_dataset_names(str(data_dir().resolve()))
+    infos = cached_datasets(str(data_dir().resolve()))
+    names = list(infos)
     if st.session_state.get(key("dataset")) not in names and names:
         st.session_state[key("dataset")] = names[0]
     columns = st.columns(4)
-    columns[0].selectbox("Data set", names, key=key("dataset"))
-    columns[1].selectbox("Protocol", ["default", *PROTOCOLS], key=key("protocol"))
+    name = columns[0].selectbox("Data set", names, key=key("dataset"))
+    info = infos.get(name)
+    protocols = ["default", *info.protocols] if info else ["default"]
+    # A protocol chosen (or pre-filled) for another data set falls back to this one's default.
+    if st.session_state.get(key("protocol")) not in protocols:
+        st.session_state[key("protocol")] = "default"
+    columns[1].selectbox(
+        "Protocol", protocols, key=key("protocol"),
+        format_func=lambda p: f"default ({info.default_protocol})" if p == "default" and info else p,
+        help=views.HELP["protocol"],
+    )
     columns[2].selectbox("Split evaluated every epoch", list(SPLITS), key=key("split"))
     columns[3].number_input("Split seed", min_value=0, step=1, key=key("split_seed"))
     columns = st.columns(4)

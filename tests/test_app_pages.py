@@ -54,16 +54,6 @@ def store(project_dirs) -> RunStore:
     return RunStore(project_dirs.runs_dir)
 
 
-@pytest.fixture
-def spawned(monkeypatch) -> list:
-    """Record the page's request for workers instead of spawning training processes."""
-    calls = []
-    import ials.runs.pool as pool
-
-    monkeypatch.setattr(pool, "ensure_workers", lambda *args, **kwargs: calls.append(kwargs) or [])
-    return calls
-
-
 def open_page(page: str | None = None, **query) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update(query)
@@ -257,6 +247,33 @@ def test_runs_page_compare_and_delete(store):
     assert set(ids) == {first, second}
 
 
+def test_runs_page_selection_follows_run(store):
+    chosen = make_run(store, name="chosen")
+    at = open_page("pages/runs.py")
+    at.session_state["runs-table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert [e.label for e in at.expander][0] == f"Rename or add notes to {chosen}"
+
+    newer = make_run(store, name="newer", status="queued")
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [newer, chosen]
+    assert [e.label for e in at.expander][0] == f"Rename or add notes to {chosen}"
+
+
+def test_runs_page_notes_active_runs(store):
+    make_run(store, name="done")
+    make_run(store, name="waiting", status="queued")
+    at = open_page("pages/runs.py")
+    assert any("2 of 2 runs · 1 active, refreshing every 2 s" in c.value for c in at.caption)
+
+
+def test_runs_page_without_active_runs_has_no_note(store):
+    make_run(store, name="done")
+    at = open_page("pages/runs.py")
+    assert any(c.value.startswith("1 of 1 runs · select rows") for c in at.caption)
+
+
 def test_runs_page_rename_and_notes(store):
     run_id = make_run(store)
     at = open_page("pages/runs.py")
@@ -318,6 +335,22 @@ def test_compare_page_reports_missing_ids(store):
     at = open_page("pages/compare.py", compare=f"{first},gone")
     assert any("gone" in w.value for w in at.warning)
     assert at.multiselect[0].value == [first]
+
+
+# --- logging ------------------------------------------------------------------------------
+
+
+def test_app_logs_to_runs_dir(store, project_dirs, spawned):
+    import streamlit as st
+
+    st.cache_resource.clear()  # app.py sets up logging once per process
+    at = open_page("pages/new_run.py")
+    launch_button(at).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = store.list_runs()
+    log = (project_dirs.runs_dir / "logs" / "ials.log").read_text(encoding="utf-8")
+    assert " app __main__: dashboard started: runs directory " in log
+    assert f"run {run['id']} queued" in log
 
 
 # --- start page and sidebar -------------------------------------------------------------------------------

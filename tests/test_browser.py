@@ -15,7 +15,6 @@ import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-from ials.runs import pool  # noqa: E402
 from ials.runs.store import RunStore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,13 +57,7 @@ def plotted_epochs(page) -> int:
     )
 
 
-@pytest.fixture
-def workers_stopped(project_dirs):
-    yield
-    pool.stop_workers(project_dirs.runs_dir)
-
-
-def test_launch_follow_share_download(serve_app, project_dirs, workers_stopped, tmp_path):
+def test_launch_follow_share_download(serve_app, project_dirs, tmp_path):
     server = serve_app(env={"IALS_WORKERS": "1", "IALS_WORKER_IDLE_SECONDS": "30"})
     sync_playwright = playwright.sync_playwright
     with sync_playwright() as driver:

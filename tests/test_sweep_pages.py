@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,6 @@ def store(project_dirs, monkeypatch) -> RunStore:
     for name in limits.ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     return RunStore(project_dirs.runs_dir)
-
-
-@pytest.fixture
-def spawned(monkeypatch) -> list:
-    """Record requests for workers instead of spawning training processes."""
-    calls = []
-    import ials.runs.pool as pool
-
-    monkeypatch.setattr(pool, "ensure_workers", lambda *args, **kwargs: calls.append(kwargs) or [])
-    return calls
 
 
 def base_spec() -> RunSpec:
@@ -172,6 +163,46 @@ def test_advice_button_prefills_form(store):
     assert "Pre-filled from the advice" in all_text(at)
     assert text_input(at, "α₀ values").value == "10, 1, 0.1, 0.01"
     assert text_input(at, "λ values").value == "0.01, 0.001"
+
+
+def test_root_url_routes_to_sweep_page(store):
+    sweep_id = finished_sweep(store)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["sweep"] = sweep_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == store.get_sweep(sweep_id)["name"]
+    assert at.query_params["sweep"] in (sweep_id, [sweep_id])
+    assert "4 of 4 cells filled" in all_text(at)
+
+
+def test_sweep_permalink_uses_root_url(store):
+    sweep_id = finished_sweep(store)
+    at = open_page(SWEEP_PAGE, sweep=sweep_id)
+    links = [code.value for code in at.code]
+    assert links == [f"/?sweep={sweep_id}"]
+
+
+def test_sweeps_page_protocols_follow_dataset(store, project_dirs):
+    folder = project_dirs.data_dir / "mysplit"
+    folder.mkdir()
+    (folder / "train.csv").write_text("user,item\nu1,i1\nu2,i2\n")
+    (folder / "test.csv").write_text("user,item\nu1,i2\n")
+    (folder / "dataset.json").write_text(json.dumps(
+        {"format": "predefined-split", "train_file": "train.csv", "test_file": "test.csv",
+         "description": "Two-user split."}))
+    at = open_page(SWEEPS_PAGE)
+    protocol = at.selectbox(key="sweep_form_protocol")
+    assert protocol.options[0] == "default (leave-last-out)"
+    assert "predefined-split" not in protocol.options
+    assert "heldout-users" in protocol.options
+    protocol.set_value("heldout-users").run()
+
+    at.selectbox(key="sweep_form_dataset").set_value("mysplit").run()
+    assert not at.exception, [e.value for e in at.exception]
+    protocol = at.selectbox(key="sweep_form_protocol")
+    assert protocol.options == ["default (predefined-split)", "predefined-split"]
+    assert protocol.value == "default"
 
 
 def test_unknown_sweep_shows_error(store):
