@@ -551,7 +551,7 @@ def _unobserved_advice(context: _Context, flagged: list, best_run: str) -> Advic
     alphas = sorted({float(row["alpha0"]) for row, _ in flagged}, reverse=True)
     worst = max(ratio for _, ratio in flagged)
     next_sweep = None
-    message = f"Drop α₀ ≥ {min(alphas):g} from the search: L_I dominates L_S there."
+    message = _drop_message(context, flagged, "alpha0", "L_I dominates L_S")
     if any(row["run_id"] == best_run for row, _ in flagged):
         next_sweep = _sweep_below(context, "alpha0", min(alphas))
         message = f"Lower α₀: even the best cell has L_I ≫ L_S; try α₀ below {min(alphas):g}."
@@ -573,7 +573,7 @@ def _over_regularized_advice(context: _Context, flagged: list, best_run: str) ->
     regs = sorted({float(row["reg"]) for row, _ in flagged}, reverse=True)
     worst = max(share for _, share in flagged)
     next_sweep = None
-    message = f"Drop λ ≥ {min(regs):g} from the search: the regularizer dominates there."
+    message = _drop_message(context, flagged, "reg", "the regularizer dominates")
     if any(row["run_id"] == best_run for row, _ in flagged):
         next_sweep = _sweep_below(context, "reg", min(regs))
         message = f"Lower λ: even the best cell is over-regularized; try λ below {min(regs):g}."
@@ -614,6 +614,26 @@ def _more_epochs_advice(context: _Context, flagged: list, best_run: str) -> Advi
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _drop_message(context: _Context, flagged: list, axis: str, finding: str) -> str:
+    """Build the message that drops the flagged range of ``axis`` but never the best cell.
+
+    The range is ``axis ≥`` its smallest flagged value. When that range contains the best
+    cell's value, it is narrowed to the other axis's flagged values. When even that
+    range contains the best cell, the message advises keeping the range.
+    """
+    other = "reg" if axis == "alpha0" else "alpha0"
+    low = min(float(row[axis]) for row, _ in flagged)
+    region = f"{AXIS_LABELS[axis]} ≥ {low:g}"
+    if float(context.best[axis]) < low:
+        return f"Drop {region} from the search: {finding} there."
+    others = sorted({float(row[other]) for row, _ in flagged})
+    if float(context.best[other]) in others:
+        return (f"Keep the {AXIS_LABELS[axis]} range: {finding} in {len(flagged)} run(s) at "
+                f"{region}, but not in the best cell.")
+    values = ", ".join(f"{v:g}" for v in others)
+    return f"Drop {region} at {AXIS_LABELS[other]} ∈ {{{values}}} from the search: {finding} there."
 
 
 def _sweep_below(context: _Context, axis: str, flagged_from: float) -> dict:

@@ -262,6 +262,36 @@ def test_regularizer_dominating_is_flagged():
     assert flagged[0].run_ids == ("a0r5s0",)
 
 
+OVER_REGULARIZED_LOSS = {"L_S": 1.0, "L_I": 1.0, "R": 2.5}
+UNOBSERVED_LOSS = {"L_S": 1.0, "L_I": 20.0, "R": 0.5}
+
+
+@pytest.mark.parametrize("kind, loss, best, flagged_cells, expected", [
+    # Best cell (α₀ 0.03, λ 0.003) lies below every flagged λ: drop the whole range.
+    (advice.OVER_REGULARIZED, OVER_REGULARIZED_LOSS, (2, 2), [(0, 4), (0, 5)],
+     "Drop λ ≥ 0.03 from the search: the regularizer dominates there."),
+    # Best cell (α₀ 0.1, λ 0.01) has a flagged λ but an unflagged α₀, as in a 6 × 6
+    # sweep on ML-1M at d = 64: drop the range only at the flagged α₀.
+    (advice.OVER_REGULARIZED, OVER_REGULARIZED_LOSS, (3, 3),
+     [(0, 3), (0, 4), (0, 5), (1, 4), (1, 5)],
+     "Drop λ ≥ 0.01 at α₀ ∈ {0.003, 0.01} from the search: the regularizer dominates there."),
+    # Best cell (α₀ 0.01, λ 0.01) sits inside the flagged λ and α₀ ranges: keep them.
+    (advice.OVER_REGULARIZED, OVER_REGULARIZED_LOSS, (1, 3), [(0, 2), (1, 4)],
+     "Keep the λ range: the regularizer dominates in 2 run(s) at λ ≥ 0.003, "
+     "but not in the best cell."),
+    # Best cell (α₀ 0.1, λ 0.01) has a flagged α₀ but an unflagged λ.
+    (advice.UNOBSERVED_DOMINATES, UNOBSERVED_LOSS, (3, 3), [(3, 0), (4, 1)],
+     "Drop α₀ ≥ 0.1 at λ ∈ {0.0003, 0.001} from the search: L_I dominates L_S there."),
+])
+def test_drop_advice_never_drops_best_cell(kind, loss, best, flagged_cells, expected):
+    losses = {cell: loss for cell in flagged_cells}
+    items = advice.advise(grid_results(bowl(*best), losses=losses), METRIC, noise_std=0.01)
+    [flagged] = of_kind(items, kind)
+    assert len(flagged.run_ids) == len(flagged_cells)
+    assert flagged.message == expected
+    assert flagged.next_sweep is None
+
+
 def test_rising_curve_asks_for_more_epochs():
     results = grid_results(bowl(2, 3), last_gain=0.01)
     results["best_epoch"] = results["epochs_done"]
