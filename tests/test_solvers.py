@@ -57,16 +57,18 @@ def dense_loss(matrix, W, H, alpha0, reg, nu):
 
 SOLVER_CASES = [
     ("exact", {}),
+    ("exact", {"woodbury": False}),
     ("block", {"block_size": 2, "block_sweeps": 300}),
     ("block", {"block_size": 3, "block_sweeps": 300}),
-    ("cg", {"cg_steps": 6}),  # k = d
+    ("cg", {"cg_steps": 6}),  # k ≥ d
 ]
 
 
+@pytest.mark.parametrize("d", [6, 2])  # rows with n < d and n ≥ d take different paths
 @pytest.mark.parametrize("solver,options", SOLVER_CASES)
-def test_row_update_matches_brute_force(solver, options):
+def test_row_update_matches_brute_force(solver, options, d):
     matrix = random_matrix(9, 11, 0.35, seed=1)
-    d, alpha0, reg, nu = 6, 0.3, 0.05, 1.0
+    alpha0, reg, nu = 0.3, 0.05, 1.0
     rng = np.random.default_rng(2)
     H = rng.standard_normal((11, d)) * 0.5
     W = rng.standard_normal((9, d)) * 0.5

@@ -52,10 +52,12 @@ def solve_rows(
     block_size: int = 128,
     cg_steps: int = 3,
     block_sweeps: int = 1,
+    woodbury: bool = True,
 ) -> None:
     """Update ``target`` (n_rows × d) in place, holding ``fixed`` (n_cols × d) fixed.
 
-    ``matrix`` (n_rows × n_cols, CSR) says which pairs are observed. Raises
+    ``matrix`` (n_rows × n_cols, CSR) says which pairs are observed. ``woodbury=False``
+    makes the exact solver use the d × d system for every row (for benchmarks). Raises
     `FloatingPointError` when a row's system is not positive definite (possible only
     with float32 and extreme hyperparameters), naming the fix.
     """
@@ -69,7 +71,7 @@ def solve_rows(
         with single_threaded_blas():
             if solver == "exact":
                 failures = solve_exact(
-                    indptr, indices, fixed, gram_scaled, row_reg, target, ROWS_PER_TASK
+                    indptr, indices, fixed, gram_scaled, row_reg, target, ROWS_PER_TASK, woodbury
                 )
             elif solver == "block":
                 failures = solve_block(

@@ -34,36 +34,48 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps,
     failures = 0
     n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
     for task in prange(n_tasks):
-        for u in range(task * rows_per_task, min((task + 1) * rows_per_task, n_rows)):
+        first = task * rows_per_task
+        last = min(first + rows_per_task, n_rows)
+        longest = 0
+        for u in range(first, last):
+            longest = max(longest, indptr[u + 1] - indptr[u])
+        gathered = np.empty((longest, d), Y.dtype)
+        block_buffer = np.empty(longest * b, Y.dtype)
+        residual = np.empty(longest, Y.dtype)  # ŷ_ui − 1 for the row's items
+        system_buffer = np.empty(b * b, Y.dtype)
+        rhs_buffer = np.empty(b, Y.dtype)
+        for u in range(first, last):
             start = indptr[u]
             n = indptr[u + 1] - start
+            x = X[u]
             if n == 0:
-                X[u, :] = 0
+                x[:] = 0
                 continue
-            x = X[u].copy()
-            gathered = np.empty((n, d), Y.dtype)
-            residual = np.empty(n, Y.dtype)  # ŷ_ui − 1 for the row's items
             for j in range(n):
                 row = Y[indices[start + j]]
-                gathered[j, :] = row
+                for k in range(d):
+                    gathered[j, k] = row[k]
                 residual[j] = dot(row, x) - 1.0
             for _ in range(sweeps):
                 for block_start in range(0, d, b):
-                    block_end = min(block_start + b, d)
-                    width = block_end - block_start
-                    block = np.ascontiguousarray(gathered[:, block_start:block_end])
-                    system = np.empty((width, width), Y.dtype)
-                    for p in range(width):
-                        for q in range(width):
-                            system[p, q] = gram_scaled[block_start + p, block_start + q]
-                        system[p, p] += row_reg[u]
-                    syrk_add(block, system)
-                    rhs = np.empty(width, Y.dtype)
-                    for p in range(width):
-                        rhs[p] = dot(gram_scaled[block_start + p], x) + row_reg[u] * x[block_start + p]
+                    width = min(block_start + b, d) - block_start
+                    block = block_buffer[: n * width].reshape(n, width)
                     for j in range(n):
                         for p in range(width):
-                            rhs[p] += block[j, p] * residual[j]
+                            block[j, p] = gathered[j, block_start + p]
+                    system = system_buffer[: width * width].reshape(width, width)
+                    rhs = rhs_buffer[:width]
+                    for p in range(width):
+                        gram_row = gram_scaled[block_start + p]
+                        for q in range(width):
+                            system[p, q] = gram_row[block_start + q]
+                        system[p, p] += row_reg[u]
+                        rhs[p] = dot(gram_row, x) + row_reg[u] * x[block_start + p]
+                    syrk_add(block, system)
+                    for j in range(n):
+                        weight = residual[j]
+                        for p in range(width):
+                            rhs[p] += block[j, p] * weight
                     if cholesky_solve(system, rhs) != 0:
                         failures += 1
                         continue
@@ -71,5 +83,4 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps,
                         x[block_start + p] -= rhs[p]
                     for j in range(n):
                         residual[j] -= dot(block[j], rhs)
-            X[u, :] = x
     return failures

@@ -27,7 +27,7 @@ from numba import njit, prange
 from ials.solvers._lapack import cholesky_solve, syrk_add, syrk_outer_add
 
 
-def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
+def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task, woodbury=True):
     """Overwrite every row of ``X`` with its exact minimizer.
 
     Parameters
@@ -44,6 +44,9 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
         Output; rows without interactions are set to zero.
     rows_per_task : int
         Consecutive rows one thread solves with the same work buffers.
+    woodbury : bool
+        Solve rows with n < d interactions through the n × n system. False forces the
+        d × d system for every row (the classic exact solver, kept for benchmarks).
 
     Returns
     -------
@@ -57,16 +60,20 @@ def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task):
     rotated = Y @ basis
     rotated_rows = np.empty_like(X)
     failures = _solve_rotated(
-        indptr, indices, rotated, eigenvalues, row_reg, X, rotated_rows, rows_per_task
+        indptr, indices, rotated, eigenvalues, row_reg, X, rotated_rows, rows_per_task,
+        Y.shape[1] if woodbury else 0,
     )
     np.matmul(rotated_rows, basis.T, out=X)
     return failures
 
 
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_per_task):
-    """Solve every row in the eigenbasis; ``out`` receives x̃_u (rows of failures keep
-    their current value from ``X``, rotated)."""
+def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_per_task,
+                   woodbury_below):
+    """Solve every row in the eigenbasis into ``out`` (x̃_u; zero for failed rows).
+
+    Rows with fewer than ``woodbury_below`` interactions use the n × n system.
+    """
     n_rows = indptr.size - 1
     d = rotated.shape[1]
     n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
@@ -77,7 +84,7 @@ def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_
         longest = 0
         for u in range(first, last):
             longest = max(longest, indptr[u + 1] - indptr[u])
-        side = min(longest, d)
+        side = d if longest >= woodbury_below else longest
         gathered = np.empty((longest, d), rotated.dtype)
         square = np.empty(side * side, rotated.dtype)
         rhs = np.empty(max(longest, d), rotated.dtype)
@@ -90,7 +97,7 @@ def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_
                 continue
             for k in range(d):
                 scale[k] = 1.0 / np.sqrt(eigenvalues[k] + row_reg[u])
-            if n < d:
+            if n < woodbury_below:
                 # Woodbury: Z = Ỹ_u D^(-1/2), solve (I + Z Zᵀ) z = 1, x̃ = D^(-1/2) Zᵀ z.
                 for j in range(n):
                     row = rotated[indices[start + j]]
