@@ -78,7 +78,8 @@ def main() -> None:
     store = common.store()
     all_runs = store.list_runs()
     if not all_runs:
-        st.info("No runs yet.")
+        st.info("No runs yet. Runs appear here once they are queued.")
+        st.page_link(common.NEW_RUN_PAGE, label="Start a new run", icon=":material/play_arrow:")
         return
     chosen = choose_runs(all_runs, requested_ids())
     if len(chosen) < 1:

@@ -16,7 +16,7 @@ common.route_through_app()
 
 st.title("Data sets")
 root = data_dir()
-st.caption(f"Data directory: `{root}` (set `IALS_DATA_DIR` to change it).")
+st.caption(f"Data directory: `{root.resolve()}` (set `IALS_DATA_DIR` to change it).")
 locked = common.read_only()
 if locked:
     st.info("This server is read-only: data sets can be listed but not downloaded, "
@@ -44,6 +44,14 @@ with common.show_errors("Listing the data sets"):
             "description": row["description"], "note": row["detail"],
         } for row in rows],
         hide_index=True, width="stretch",
+        # The note says how to get a missing data set, so it comes before the long text.
+        column_order=["name", "status", "size", "note", "description"],
+        column_config={
+            "status": st.column_config.TextColumn(width="small"),
+            "size": st.column_config.TextColumn(width="small"),
+            "note": st.column_config.TextColumn(width="medium"),
+            "description": st.column_config.TextColumn(width="large"),
+        },
     )
 
 # --- download and prepare -------------------------------------------------------------

@@ -24,6 +24,7 @@ def main() -> None:
     links.page_link(common.NEW_RUN_PAGE, label="Start a run", icon=":material/play_arrow:")
     links.page_link(common.RUNS_PAGE, label="All runs", icon=":material/table_rows:")
     links.page_link(common.COMPARE_PAGE, label="Compare runs", icon=":material/compare_arrows:")
+    links.page_link("pages/sweeps.py", label="Tune with a sweep", icon=":material/tune:")
 
     st.subheader("Latest runs")
     runs = common.store().list_runs()[:RECENT_RUNS]

@@ -107,7 +107,7 @@ def table_and_actions(filters: tuple[list[str], list[str], str], refreshing: boo
     event = st.dataframe(
         shown, key=TABLE_KEY, hide_index=True, column_config=COLUMN_CONFIG,
         column_order=COLUMN_ORDER,
-        on_select="rerun", selection_mode="multi-row", width="stretch",
+        on_select="rerun", selection_mode="multi-row", width="stretch", placeholder="—",
     )
     by_id = {run["id"]: run for run in runs}
     selected = [by_id[shown_ids[row]] for row in event.selection.rows if row < len(shown_ids)]

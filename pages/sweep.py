@@ -95,7 +95,7 @@ def show_ladder(cells: pd.DataFrame, metric: str) -> None:
 def show_cells(cells: pd.DataFrame, results: pd.DataFrame, metric: str) -> None:
     st.markdown(f"**Cells by {metric}** (mean ± std over seeds at each run's best epoch)")
     table = cells[list(CELL_TABLE_COLUMNS)].rename(columns=CELL_TABLE_COLUMNS)
-    st.dataframe(table, hide_index=True, key="cells", column_config={
+    st.dataframe(table, hide_index=True, key="cells", placeholder="—", column_config={
         "mean": st.column_config.NumberColumn(format="%.4f"),
         "std": st.column_config.NumberColumn(format="%.4f"),
         "test mean": st.column_config.NumberColumn(format="%.4f"),

@@ -99,6 +99,7 @@ def fixed_settings() -> None:
     )
     columns[2].selectbox("Split evaluated every epoch", list(SPLITS), key=key("split"))
     columns[3].number_input("Split seed", min_value=0, step=1, key=key("split_seed"))
+
     columns = st.columns(4)
     kind = st.session_state[key("kind")]
     if kind != "ladder":
@@ -110,6 +111,7 @@ def fixed_settings() -> None:
     )
     columns[2].selectbox("Solver", list(SOLVERS), key=key("solver"))
     columns[3].number_input("Block size b", min_value=1, step=1, key=key("block_size"))
+
     columns = st.columns(4)
     columns[0].number_input("CG steps", min_value=1, step=1, key=key("cg_steps"))
     columns[1].number_input("Init scale σ*", min_value=1e-6, format="%.3g", key=key("sigma"))
@@ -231,13 +233,13 @@ def show_form(prefilled: bool) -> None:
 def show_list() -> None:
     store = common.store()
     all_sweeps = store.list_sweeps()[:LIST_LIMIT]
-    st.subheader("Sweeps")
+    st.subheader("Launched sweeps")
     if not all_sweeps:
         st.info("No sweeps yet. Launch one below.")
         return
     for sweep in all_sweeps:
         progress = sweeps.progress_of([store.get_run(run_id) or {} for run_id in sweep["run_ids"]])
-        columns = st.columns([5, 2, 3])
+        columns = st.columns([4, 3, 3])
         columns[0].page_link(SWEEP_PAGE, label=sweep.get("name") or sweep["id"],
                              query_params={"sweep": sweep["id"]}, icon=":material/grid_on:")
         columns[1].caption(f"{KINDS.get(sweep['kind'], sweep['kind'])} · {sweep['id']}")
