@@ -48,6 +48,10 @@ def test_sweep_from_ui_fills_heatmap(project_dirs, serve_app, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{server.base_url}/sweeps")
             page.get_by_text("New sweep", exact=True).wait_for(timeout=60_000)
+            # Opened first by URL on a fresh server, the page still gets app.py's menu.
+            menu = page.get_by_test_id("stSidebarNav")
+            assert menu.get_by_text("Sweeps", exact=True).count() == 1
+            assert menu.get_by_text("New sweep", exact=True).count() == 0
 
             fill(page, "Embedding dimension d", "8")
             fill(page, "Epochs", "2")
@@ -57,6 +61,8 @@ def test_sweep_from_ui_fills_heatmap(project_dirs, serve_app, tmp_path):
 
             page.get_by_text("4 of 4 cells filled").wait_for(timeout=SWEEP_TIMEOUT_MS)
             page.get_by_text("4 / 4 runs done").wait_for(timeout=30_000)
+            sweep_id = re.search(r"[?&]sweep=([0-9a-f]+)", page.url).group(1)
+            permalink = page.get_by_test_id("stCode").first.text_content().strip()
             heatmap = page.locator(".js-plotly-plot").first
             heatmap.wait_for()
             # SVG text has no innerText; each filled cell reads "0.1234" then "ep 2".
@@ -68,6 +74,10 @@ def test_sweep_from_ui_fills_heatmap(project_dirs, serve_app, tmp_path):
         stop_workers(project_dirs.runs_dir)
 
     assert len(cell_texts) == 4, cell_texts
+    assert permalink == f"{server.base_url}/?sweep={sweep_id}"
+    log = (project_dirs.runs_dir / "logs" / "ials.log").read_text(encoding="utf-8")
+    assert " app __main__: dashboard started" in log
+    assert f"queued grid sweep {sweep_id}" in log
     [sweep] = RunStore(project_dirs.runs_dir).list_sweeps()
     runs = RunStore(project_dirs.runs_dir).list_runs(sweep_id=sweep["id"])
     assert sorted(r["status"] for r in runs) == ["finished"] * 4
