@@ -166,6 +166,20 @@ def test_missing_test_file_skipped(tmp_path, caplog):
         data.dataset_info("broken", tmp_path)
 
 
+def test_manifest_without_description_listed(tmp_path):
+    train, test = tiny_pairs()
+    import_split(tmp_path, "bare", write_table(tmp_path / "train.csv", train),
+                 write_table(tmp_path / "test.csv", test))
+    manifest_path = tmp_path / "bare" / "dataset.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["description"]
+    manifest.pop("file", None)  # hand-written manifests name only train_file and test_file
+    manifest_path.write_text(json.dumps(manifest))
+    info = data.dataset_info("bare", tmp_path)
+    assert info.description.startswith("Predefined train/test split")
+    assert "bare" in [entry.name for entry in data.list_datasets(tmp_path)]
+
+
 # --- protocol checks ------------------------------------------------------------------
 
 

@@ -239,9 +239,9 @@ def _manifest_info(folder: Path, manifest_path: Path, manifest: dict) -> Dataset
             )
         data_files.append(data_file)
     protocols = FORMAT_PROTOCOLS[data_format]
-    description = manifest.get("description") or _DEFAULT_DESCRIPTIONS.get(
-        data_format, f"Table {manifest['file']}."
-    )
+    description = manifest.get("description") or _DEFAULT_DESCRIPTIONS.get(data_format)
+    if not description:
+        description = f"Table {data_files[0].name}."
     return DatasetInfo(
         folder.name, data_format, folder, protocols[0], protocols, str(description),
         files=(manifest_path, *data_files), manifest=manifest,
