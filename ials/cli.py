@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 #: Subcommand name -> module implementing it.
@@ -23,7 +24,8 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ials",
-        description="Train and tune iALS matrix factorization (Rendle et al., 2021).",
+        description="Train and tune iALS matrix factorization as in Rendle, Krichene, "
+                    "Zhang and Koren, RecSys 2022.",
     )
     parser.add_argument(
         "--log-level", default="WARNING",
@@ -48,3 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

@@ -211,7 +211,7 @@ class _TablePrinter:
             print("  ".join(f"{c:>11}" for c in columns))
             self.header_done = True
         cells = [f"{record.epoch:>11d}"]
-        cells += [f"{record.loss[k]:>11.5g}" for k in ("L_S", "L_I", "R", "L")]
+        cells += [f"{record.loss[k]:>11.4e}" for k in ("L_S", "L_I", "R", "L")]
         cells += [f"{record.metrics[k]:>11.4f}" for k in names]
         cells += [f"{record.train_seconds:>11.2f}", f"{record.eval_seconds:>11.2f}"]
         print("  ".join(cells), flush=True)

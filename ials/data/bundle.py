@@ -30,6 +30,10 @@ def save_csr_bundle(path: str | os.PathLike, meta: dict, **matrices: sp.spmatrix
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
+        # mkstemp creates mode 600; give the bundle the mode a plain new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
