@@ -11,6 +11,8 @@ import hashlib
 import http.server
 import io
 import json
+import os
+import stat
 import threading
 import zipfile
 
@@ -301,3 +303,55 @@ def test_list_catalog_reports_status(tmp_path):
     assert "7 B" in rows["msd"]["detail"]
     assert rows["ncf-pinterest"]["status"] == "missing"
     assert "synthetic" in rows
+
+
+def test_known_datasets_use_distinct_folders():
+    folders = [entry.folder for entry in dl.KNOWN_DATASETS.values()]
+    assert len(folders) == len(set(folders))
+    prepared_names = set(dl.PREPARED_DATASETS)
+    assert not prepared_names & set(folders)
+
+
+def test_raw_and_ncf_ml1m_download_to_separate_folders(tmp_path):
+    ratings = b"1::1::5::978300760\n"
+    archive = _zip_bytes({"ml-1m/ratings.dat": ratings})
+    with FileServer({"ml-1m.zip": archive}) as server:
+        dl.download("ml-1m-raw", tmp_path, base_url=server.base_url)
+    assert (tmp_path / "ml-1m-raw" / "ratings.dat").read_bytes() == ratings
+    assert not (tmp_path / "ml-1m").exists()
+
+    (tmp_path / "ml-1m").mkdir()
+    for remote in dl.KNOWN_DATASETS["ncf-ml-1m"].files:
+        (tmp_path / "ml-1m" / remote.stored_name).write_bytes(b"0\t0\t5\t0\n")
+    rows = dl.list_catalog(tmp_path)
+    rows_for_folder = [row for row in rows if row["folder"] == "ml-1m"]
+    assert [row["name"] for row in rows_for_folder] == ["ncf-ml-1m"]
+    assert rows_for_folder[0]["status"] == "downloaded"
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["ml-1m-raw"]["status"] == "downloaded"
+    assert by_name["ml-1m-raw"]["folder"] == "ml-1m-raw"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_downloaded_files_and_folder_follow_umask(tmp_path, umask):
+    archive = _zip_bytes({"ml-100k/u.data": U_DATA})
+    previous = os.umask(umask)
+    try:
+        with FileServer({"ml-100k.zip": archive}) as server:
+            dl.download("ml-100k", tmp_path, base_url=server.base_url)
+    finally:
+        os.umask(previous)
+    folder = tmp_path / "ml-100k"
+    assert stat.S_IMODE((folder / "u.data").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((folder / "download.json").stat().st_mode) == 0o666 & ~umask
+
+
+def test_staged_folder_follows_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with dl.staged_folder(tmp_path, "built") as staging:
+            dl.write_json_atomically(staging / "dataset.json", {"format": "table"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "built").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "built" / "dataset.json").stat().st_mode) == 0o644

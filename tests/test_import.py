@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -108,6 +110,20 @@ def test_import_csv_with_string_ids(tmp_path):
     assert info.format == "table"
     loaded = load_split("my-clicks", split="test", data_dir=tmp_path / "data")
     assert loaded.train.shape == (2, 2)
+
+
+def test_imported_folder_and_files_follow_umask(tmp_path):
+    write_clicks_csv(tmp_path / "clicks.csv", CLICKS)
+    options = ImportOptions(user="visitor", item="product", rating="stars", timestamp="when")
+    previous = os.umask(0o022)
+    try:
+        import_dataset(tmp_path / "clicks.csv", "my-clicks", options, data_dir=tmp_path / "data")
+    finally:
+        os.umask(previous)
+    folder = tmp_path / "data" / "my-clicks"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    for path in folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
 
 
 def test_import_tsv_without_header(tmp_path):

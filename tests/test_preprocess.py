@@ -449,8 +449,8 @@ def test_prepare_ml1m_ncf_writes_readable_files(tmp_path):
     from ials.data.readers import read_ncf
 
     rows = movielens_rows(seed=6, n_users=40, n_items=160)
-    (tmp_path / "ml-1m").mkdir()
-    write_ratings_dat(tmp_path / "ml-1m" / "ratings.dat", rows)
+    (tmp_path / "ml-1m-raw").mkdir()
+    write_ratings_dat(tmp_path / "ml-1m-raw" / "ratings.dat", rows)
     result = pp.prepare("ml-1m-ncf", tmp_path)
     folder = tmp_path / "ml-1m-ncf"
     assert result.counts["users"] == 40

@@ -106,8 +106,9 @@ class KnownDataset:
     name : str
         Name on the command line (``python -m ials data download NAME``).
     folder : str
-        Folder under the data directory the files go to. The GroupLens ML-1M ratings
-        and the NCF ML-1M files share the folder ``ml-1m``.
+        Folder under the data directory the files go to. No two entries share a
+        folder, so one folder never mixes two downloads: the raw GroupLens ML-1M
+        goes to ``ml-1m-raw`` and the NCF ML-1M files to ``ml-1m``, the name runs use.
     base_url : str
         URL the file names are appended to.
     files : tuple of RemoteFile
@@ -172,7 +173,7 @@ KNOWN_DATASETS: dict[str, KnownDataset] = {
             description="MovieLens 100K (GroupLens): 100,000 ratings, 943 users, 1,682 movies",
         ),
         KnownDataset(
-            name="ml-1m", folder="ml-1m", base_url=GROUPLENS,
+            name="ml-1m-raw", folder="ml-1m-raw", base_url=GROUPLENS,
             files=(RemoteFile("ml-1m.zip", extract=("ml-1m/ratings.dat", "ratings.dat")),),
             approx_mb=6, homepage="https://grouplens.org/datasets/movielens/1m/",
             description="MovieLens 1M raw ratings.dat (GroupLens), input of ml-1m-ncf",
@@ -230,7 +231,7 @@ PREPARED_DATASETS: dict[str, PreparedDataset] = {
             "MSD, Mult-VAE strong-generalization split (users ≥ 20 songs, songs ≥ 200 users)",
         ),
         PreparedDataset(
-            "ml-1m-ncf", "ml-1m", "loo-sampled",
+            "ml-1m-ncf", "ml-1m-raw", "loo-sampled",
             "ML-1M rebuilt in NCF format from ratings.dat (latest rating held out, 99 negatives)",
         ),
     )
@@ -547,12 +548,29 @@ def _extract_member(archive: Path, remote: RemoteFile, folder: Path, entry: Know
         ) from error
 
 
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def apply_umask(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give ``path`` the mode a plain new file (0o666) or folder (0o777) gets under the umask.
+
+    `tempfile.mkstemp` creates mode 0o600 and `tempfile.mkdtemp` 0o700, which would keep
+    staged data sets private to their owner after the swap into place.
+    """
+    base = 0o777 if directory else 0o666
+    os.chmod(path, base & ~_current_umask())
+
+
 def _write_atomically(path: Path, source) -> None:
     """Copy the binary stream ``source`` to ``path`` through a temporary file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             shutil.copyfileobj(source, handle, CHUNK_BYTES)
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -566,6 +584,7 @@ def write_json_atomically(path: Path, payload: dict) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2, sort_keys=True)
             handle.write("\n")
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -587,6 +606,7 @@ class staged_folder:
     def __enter__(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{self.name}.", suffix=".tmp"))
+        apply_umask(self.path, directory=True)
         return self.path
 
     def __exit__(self, exc_type, exc, tb) -> bool:

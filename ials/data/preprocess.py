@@ -10,8 +10,8 @@ Two kinds of prepared data sets (see `ials.data.download.PREPARED_DATASETS`):
   ``validation_targets``, ``test_fold_in``, ``test_targets``), ``item_ids.txt`` and a
   ``dataset.json`` manifest.
 - ``ml-1m-ncf``: ML-1M in the NCF leave-one-out format (He et al. 2017), rebuilt from
-  the GroupLens ``ratings.dat``: ``NAME.train.rating``, ``NAME.test.rating`` and
-  ``NAME.test.negative`` plus a ``prepare.json`` record.
+  the GroupLens ``ratings.dat`` in ``DATA_DIR/ml-1m-raw``: ``NAME.train.rating``,
+  ``NAME.test.rating`` and ``NAME.test.negative`` plus a ``prepare.json`` record.
 
 `prepare` skips the work when the folder's record has the same preprocessing version,
 parameters and source checksum. Each prepared folder is built in a temporary folder
@@ -748,7 +748,8 @@ def _prepare_ncf(name, root, progress, force) -> PrepareResult:
     raw = source_file(name, root)
     steps = _Steps(name, 4, progress)
     steps.start("computing the source checksum")
-    checksum = _source_checksum(raw, "ml-1m")
+    source_name = PREPARED_DATASETS[name].source
+    checksum = _source_checksum(raw, source_name)
     steps.finish()
     parameters = {"n_negatives": NCF_NEGATIVES, "seed": NCF_NEGATIVE_SEED}
     folder = root / name
@@ -781,7 +782,7 @@ def _prepare_ncf(name, root, progress, force) -> PrepareResult:
         "description": PREPARED_DATASETS[name].description,
         "preprocessing_version": PREPROCESS_VERSION,
         "parameters": parameters,
-        "source": {"dataset": "ml-1m", "file": raw.name, "sha256": checksum},
+        "source": {"dataset": source_name, "file": raw.name, "sha256": checksum},
         "counts": counts,
     }
     with staged_folder(root, name) as staging:
