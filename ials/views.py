@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from ials.config import IALSConfig, RunSpec
+from ials.config import IALSConfig, RunSpec, mean_row_weight
 
 #: One sentence per hyperparameter, shown as inline help on the new-run page.
 HELP = {
@@ -482,6 +482,30 @@ def effective_reg(model_values: dict[str, Any], n_users: int, n_items: int, nnz:
     except (ValueError, TypeError):
         return None
     return config.effective_reg(n_users, n_items, nnz)
+
+
+def reg_star_for(effective_reg: float, n_users: int, n_items: int, nnz: int, alpha0: float,
+                 nu: float, nu_ref: int) -> float:
+    """Return the normalized λ* whose effective λ on this training matrix is ``effective_reg``.
+
+    Inverts `IALSConfig.effective_reg`: λ* = λ / w̄^(ν* − ν), with w̄ from
+    `ials.config.mean_row_weight`.
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is invalid (as `IALSConfig.validate` checks it) or the
+        matrix has no users or items.
+    """
+    if n_users < 1 or n_items < 1 or nnz < 0:
+        raise ValueError(
+            f"the training matrix needs ≥ 1 user and ≥ 1 item and nnz ≥ 0, got {n_users} "
+            f"users, {n_items} items, nnz {nnz}."
+        )
+    IALSConfig(alpha0=alpha0, reg=effective_reg, nu=nu, nu_ref=nu_ref,
+               normalized_reg=True).validate()
+    w_bar = mean_row_weight(n_users, n_items, nnz, alpha0)
+    return float(effective_reg / w_bar ** (nu_ref - nu))
 
 
 def field_error(name: str, value: Any) -> str | None:

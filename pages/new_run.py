@@ -57,35 +57,84 @@ def choose_data() -> dict[str, Any]:
     return {"dataset": name, "protocol": protocol, "split": split, "directory": directory}
 
 
+#: Session-state keys of the λ inputs: one per scale, so λ and λ* keep their own values.
+REG_KEYS = {False: "reg-plain", True: "reg-normalized"}
+
+
+def convert_reg_on_toggle(counts) -> None:
+    """Convert the λ field when the normalized-λ toggle flips, keeping the effective λ.
+
+    Runs as the toggle's ``on_change`` callback, before the rerun draws the widgets, so
+    it may set the session state of the λ input that the rerun shows.
+    """
+    state = st.session_state
+    normalized = bool(state["normalized-reg"])
+    source_key, target_key = REG_KEYS[not normalized], REG_KEYS[normalized]
+    state.pop("reg-conversion", None)
+    if counts is None or source_key not in state:
+        return
+    alpha0 = state.get("alpha0", DEFAULTS.alpha0)
+    nu = state.get("nu", DEFAULTS.nu)
+    nu_ref = state.get("nu-ref", DEFAULTS.nu_ref)
+    source = state[source_key]
+    try:
+        if normalized:
+            converted = views.reg_star_for(source, counts.n_users, counts.n_items, counts.nnz,
+                                           alpha0, nu, nu_ref)
+        else:
+            converted = views.effective_reg(
+                {"alpha0": alpha0, "reg": source, "nu": nu, "normalized_reg": True,
+                 "nu_ref": nu_ref},
+                counts.n_users, counts.n_items, counts.nnz,
+            )
+    except ValueError:
+        converted = None
+    if converted is None:
+        return  # an invalid α₀, λ or ν is reported next to its field
+    state[target_key] = converted
+    if normalized:
+        state["reg-conversion"] = (f"Converted λ = {source:.3e} to λ* = {converted:.3e} "
+                                   f"(ν* = {nu_ref}), so the effective λ is unchanged.")
+    else:
+        state["reg-conversion"] = (f"Converted λ* = {source:.3e} to its effective "
+                                   f"λ = {converted:.3e}.")
+
+
 def choose_regularization(errors: dict[str, str], counts) -> dict[str, Any]:
     """α₀, λ (or λ* with ν*) and ν, with the effective λ next to them."""
     values: dict[str, Any] = {}
 
     switch, reference = st.columns([1, 3])
-    normalized = switch.toggle("Normalized λ", value=False, help=views.HELP["normalized_reg"])
+    normalized = switch.toggle("Normalized λ", value=False, help=views.HELP["normalized_reg"],
+                               key="normalized-reg", on_change=convert_reg_on_toggle,
+                               args=(counts,))
     values["normalized_reg"] = normalized
     if normalized:
-        values["nu_ref"] = reference.radio("Reference exponent ν*", [0, 1], index=1,
-                                           horizontal=True, help=views.HELP["nu_ref"])
+        values["nu_ref"] = reference.radio("Reference exponent ν*", [0, 1],
+                                           index=DEFAULTS.nu_ref, horizontal=True,
+                                           help=views.HELP["nu_ref"], key="nu-ref")
 
     columns = st.columns(4)
     with columns[0]:
         values["alpha0"] = checked("alpha0", st.number_input(
             "Unobserved weight α₀", value=DEFAULTS.alpha0, format=SCIENTIFIC,
-            step=DEFAULTS.alpha0 / 10, help=views.HELP["alpha0"],
+            step=DEFAULTS.alpha0 / 10, help=views.HELP["alpha0"], key="alpha0",
         ), errors)
     with columns[1]:
-        # Separate keys, so switching the scale does not carry a λ over as a λ*.
-        label, key = ("Normalized λ*", "reg-normalized") if normalized \
-            else ("Regularization λ", "reg-plain")
+        # The toggle's callback converts between the two keys' values.
+        key = REG_KEYS[normalized]
+        label = "Normalized λ*" if normalized else "Regularization λ"
+        st.session_state.setdefault(key, DEFAULTS.reg)
         values["reg"] = checked("reg", st.number_input(
-            label, value=DEFAULTS.reg, format=SCIENTIFIC, step=DEFAULTS.reg / 10,
-            help=views.HELP["reg"], key=key,
+            label, format=SCIENTIFIC, step=DEFAULTS.reg / 10, help=views.HELP["reg"], key=key,
         ), errors)
+        conversion = st.session_state.pop("reg-conversion", None)
+        if conversion:
+            st.caption(conversion)
     with columns[2]:
         values["nu"] = checked("nu", st.number_input(
             "Frequency exponent ν", value=DEFAULTS.nu, step=0.25, format="%.2f",
-            help=views.HELP["nu"],
+            help=views.HELP["nu"], key="nu",
         ), errors)
     with columns[3]:
         show_effective_reg(values, counts)

@@ -124,6 +124,34 @@ def test_new_run_normalized_reg_shows_effective(store, project_dirs):
     assert f"{users:,} users × {items:,} items" in texts(at)
 
 
+def test_new_run_toggle_keeps_effective_reg(store, project_dirs):
+    counts = views.training_counts("synthetic", "leave-last-out", "validation", 0,
+                                   project_dirs.data_dir)
+    users, items, nnz = counts.n_users, counts.n_items, counts.nnz
+    w_bar = 2 * (nnz + 0.1 * users * items) / (users + items)
+
+    def effective_shown(at) -> float:
+        return float(next(m for m in at.metric if m.label.startswith("Effective λ")).value)
+
+    at = open_page("pages/new_run.py")
+    number_input(at, "Frequency exponent").set_value(0.5).run()
+    number_input(at, "Regularization λ").set_value(0.004).run()
+    toggle = next(t for t in at.toggle if t.label == "Normalized λ")
+    toggle.set_value(True).run()
+    # λ* = λ / w̄^(ν* − ν) with ν* = 1 and ν = 0.5.
+    assert number_input(at, "Normalized λ*").value == pytest.approx(0.004 / w_bar ** 0.5)
+    assert effective_shown(at) == pytest.approx(0.004, rel=1e-3)
+    assert "Converted λ = 4.000e-03 to λ*" in texts(at)
+    assert not at.exception
+
+    number_input(at, "Normalized λ*").set_value(0.002).run()
+    assert "Converted" not in texts(at), "the note shows only right after a conversion"
+    next(t for t in at.toggle if t.label == "Normalized λ").set_value(False).run()
+    assert number_input(at, "Regularization λ").value == pytest.approx(0.002 * w_bar ** 0.5)
+    assert effective_shown(at) == pytest.approx(0.002 * w_bar ** 0.5, rel=1e-3)
+    assert "Converted λ* = 2.000e-03 to its effective λ" in texts(at)
+
+
 def test_new_run_launch_creates_queued_run(store, spawned):
     at = open_page("pages/new_run.py")
     at.selectbox[0].select("synthetic-small").run()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ials import charts, views
+from ials.config import IALSConfig
 
 
 def run_dict(run_id="r1", name=None, status="finished", **model):
@@ -124,3 +127,35 @@ def test_loss_figure_keeps_zoom_key():
     assert figure.layout.yaxis.type == "log"
     assert [trace.name for trace in figure.data] == [charts.LOSS_LABELS[c] for c in charts.LOSS_COMPONENTS]
     assert list(figure.data[0].x) == [1, 2]
+
+
+@given(
+    effective=st.floats(1e-6, 10.0),
+    n_users=st.integers(1, 5000),
+    n_items=st.integers(1, 5000),
+    density=st.floats(0.0, 1.0),
+    alpha0=st.floats(1e-4, 10.0),
+    nu=st.floats(0.0, 2.0),
+    nu_ref=st.sampled_from([0, 1]),
+)
+def test_reg_star_for_inverts_effective_reg(effective, n_users, n_items, density, alpha0,
+                                            nu, nu_ref):
+    nnz = int(density * n_users * n_items)
+    reg_star = views.reg_star_for(effective, n_users, n_items, nnz, alpha0, nu, nu_ref)
+    config = IALSConfig(alpha0=alpha0, reg=reg_star, nu=nu, nu_ref=nu_ref, normalized_reg=True)
+    assert config.effective_reg(n_users, n_items, nnz) == pytest.approx(effective, rel=1e-9)
+
+
+def test_reg_star_for_by_hand():
+    # w̄ = 2(|S| + α₀|U||I|)/(|U| + |I|) = 2(10 + 0.5·4·6)/(4 + 6) = 4.4.
+    assert views.reg_star_for(0.01, 4, 6, 10, alpha0=0.5, nu=0.0, nu_ref=1) == \
+        pytest.approx(0.01 / 4.4)
+    assert views.reg_star_for(0.01, 4, 6, 10, alpha0=0.5, nu=1.0, nu_ref=0) == \
+        pytest.approx(0.01 * 4.4)
+
+
+def test_reg_star_for_rejects_invalid_values():
+    with pytest.raises(ValueError, match="alpha0"):
+        views.reg_star_for(0.01, 4, 6, 10, alpha0=-1.0, nu=1.0, nu_ref=1)
+    with pytest.raises(ValueError, match="0 users"):
+        views.reg_star_for(0.01, 0, 6, 10, alpha0=0.5, nu=1.0, nu_ref=1)
