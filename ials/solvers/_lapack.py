@@ -35,6 +35,8 @@ def _declare(module: str, name: str, n_args: int) -> types.ExternalFunction:
     return types.ExternalFunction(symbol, types.void(*([_VOID_PTR] * n_args)))
 
 
+_ssymv = _declare("cython_blas", "ssymv", 10)
+_dsymv = _declare("cython_blas", "dsymv", 10)
 _ssyrk = _declare("cython_blas", "ssyrk", 10)
 _dsyrk = _declare("cython_blas", "dsyrk", 10)
 _spotrf = _declare("cython_lapack", "spotrf", 5)
@@ -45,6 +47,26 @@ _dpotrs = _declare("cython_lapack", "dpotrs", 8)
 _UPLO = ord("U")
 _TRANS = ord("N")
 _TRANS_T = ord("T")
+
+
+@njit(cache=True, nogil=True)
+def symv(A, x, y, alpha, beta):
+    """Set ``y = alpha A x + beta y`` for a symmetric ``A``, reading one triangle.
+
+    A : (d, d) C-contiguous, symmetric. x, y : (d,) contiguous, same dtype as A.
+    """
+    d = A.shape[0]
+    ints = np.array([d, 1], np.int32)  # order and leading dimension, increment
+    scalars = np.empty(2, A.dtype)
+    scalars[0] = alpha
+    scalars[1] = beta
+    chars = np.array([_UPLO], np.uint8)
+    if A.itemsize == 4:
+        _ssymv(chars.ctypes, ints[0:].ctypes, scalars[0:].ctypes, A.ctypes, ints[0:].ctypes,
+               x.ctypes, ints[1:].ctypes, scalars[1:].ctypes, y.ctypes, ints[1:].ctypes)
+    else:
+        _dsymv(chars.ctypes, ints[0:].ctypes, scalars[0:].ctypes, A.ctypes, ints[0:].ctypes,
+               x.ctypes, ints[1:].ctypes, scalars[1:].ctypes, y.ctypes, ints[1:].ctypes)
 
 
 @njit(cache=True, nogil=True)
@@ -121,7 +143,9 @@ def cholesky_solve(A, b):
 def dot(a, b):
     """Dot product as a plain loop: LLVM vectorizes it, and unlike ``np.dot`` on 1-D
     arrays it makes no BLAS call, whose overhead dominates at d ≤ a few hundred."""
-    total = a[0] * 0
+    # a[0] - a[0] is a zero of the arrays' dtype; a Python 0 would promote float32 to
+    # float64 and halve the vector width.
+    total = a[0] - a[0]
     for k in range(a.shape[0]):
         total += a[k] * b[k]
     return total

@@ -11,22 +11,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import dot
+from ials.solvers._lapack import dot, symv
 
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
     """out = (α₀ G + reg I + Σ_i y_i y_iᵀ) vector."""
     d = vector.shape[0]
+    symv(gram_scaled, vector, out, 1.0, 0.0)  # BLAS reads one triangle of G
     for p in range(d):
-        out[p] = reg * vector[p]
-    # G is symmetric, so G·v = Σ_q G[q] v[q]: row-wise multiply-adds vectorize without
-    # a horizontal sum per output element.
-    for q in range(d):
-        weight = vector[q]
-        gram_row = gram_scaled[q]
-        for p in range(d):
-            out[p] += gram_row[p] * weight
+        out[p] += reg * vector[p]
     for j in range(n):
         row = Y[indices[start + j]]
         weight = dot(row, vector)
@@ -55,13 +49,16 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
             if n == 0:
                 x[:] = 0
                 continue
-            _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], x, product)
+            # residual = Σ_i y_i − A x = −(α₀ G + λ_u I) x + Σ_i (1 − y_i·x) y_i, in one
+            # pass over the row's items.
+            symv(gram_scaled, x, residual, -1.0, 0.0)
             for p in range(d):
-                residual[p] = -product[p]
+                residual[p] -= row_reg[u] * x[p]
             for j in range(n):
                 row = Y[indices[start + j]]
+                weight = 1 - dot(row, x)
                 for p in range(d):
-                    residual[p] += row[p]
+                    residual[p] += row[p] * weight
             direction[:] = residual
             rs_old = dot(residual, residual)
             for _ in range(steps):
