@@ -10,7 +10,8 @@ the user's zoom and hidden traces.
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Iterable, Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -29,6 +30,90 @@ LOSS_LABELS = {
 RUN_COLOURS = qualitative.Plotly + qualitative.D3
 
 _LOSS_COLOURS = {"L": "#222222", "L_S": "#1f77b4", "L_I": "#d62728", "R": "#2ca02c"}
+
+#: Most labelled ticks on an integer axis (epochs, seeds).
+MAX_INTEGER_TICKS = 10
+
+#: Fewest labelled ticks a log axis gets from `log_ticks`; below that plotly picks them.
+MIN_LOG_TICKS = 2
+
+#: Most labelled ticks a log axis gets from `log_ticks`; above that plotly picks them.
+MAX_LOG_TICKS = 8
+
+
+def integer_ticks(largest: float) -> dict:
+    """Return axis settings that label whole numbers only, e.g. epochs 1 … ``largest``.
+
+    The tick step is 1, 2 or 5 times a power of ten, chosen so at most
+    `MAX_INTEGER_TICKS` labels show. Without it, plotly puts ticks at half epochs and
+    ``tickformat="d"`` rounds them to repeated labels such as ``1 2 2 3 3 4 4``.
+    """
+    step = 1
+    while largest / step > MAX_INTEGER_TICKS:
+        step = _next_nice_step(step)
+    return {"tickmode": "linear", "tick0": 0 if step > 1 else 1, "dtick": step,
+            "tickformat": "d"}
+
+
+def _next_nice_step(step: int) -> int:
+    leading = step // 10 ** int(math.log10(step))
+    return step * 5 // 2 if leading == 2 else step * 2
+
+
+def log_ticks(values: Iterable) -> dict:
+    """Return log-axis settings that label a few round values in the range of ``values``.
+
+    Over a span of one to about two decades plotly labels every digit 2 … 9 of a decade,
+    which crowds the axis. This labels the values 1, 2 and 5 × 10^k inside the span, or
+    every digit × 10^k when the span contains fewer than `MIN_LOG_TICKS` of those. The
+    other digits stay as unlabelled minor grid lines. When neither set gives
+    `MIN_LOG_TICKS` … `MAX_LOG_TICKS` labels, plotly's own ticks stay.
+    """
+    positive = [float(v) for v in values if v is not None and _is_positive(v)]
+    settings: dict = {"type": "log", "exponentformat": "power"}
+    if not positive:
+        return settings
+    low, high = min(positive), max(positive)
+    for digits in ((1, 2, 5), tuple(range(1, 10))):
+        ticks = _round_values_between(low, high, digits)
+        if len(ticks) >= MIN_LOG_TICKS:
+            break
+    if not MIN_LOG_TICKS <= len(ticks) <= MAX_LOG_TICKS:
+        return settings
+    settings.update(
+        tickmode="array", tickvals=ticks, ticktext=[f"{tick:g}" for tick in ticks],
+        minor={"dtick": "D1", "showgrid": True},
+    )
+    return settings
+
+
+def _round_values_between(low: float, high: float, digits: tuple[int, ...]) -> list[float]:
+    """Return the values digit × 10^k (k an integer) in [low, high], ascending."""
+    values = []
+    for exponent in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+        for digit in digits:
+            # Rounding keeps 3 × 10^-1 from printing as 0.30000000000000004.
+            value = float(f"{digit}e{exponent}")
+            if low <= value <= high:
+                values.append(value)
+    return values
+
+
+def _is_positive(value) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number > 0
+
+
+def _trace_values(figure: go.Figure, axis: str) -> list:
+    values: list = []
+    for trace in figure.data:
+        data = getattr(trace, axis, None)
+        if data is not None:
+            values.extend(data)
+    return values
 
 
 def loss_figure(epochs: Sequence[dict], log_y: bool = False, uirevision: str = "loss") -> go.Figure:
@@ -119,11 +204,13 @@ def _value(record: dict, quantity: str):
 
 
 def _style(figure: go.Figure, title: str, y_title: str, log_y: bool, uirevision: str) -> None:
+    epochs = [x for x in _trace_values(figure, "x") if x is not None]
+    y_axis = log_ticks(_trace_values(figure, "y")) if log_y \
+        else {"type": "linear", "exponentformat": "power"}
     figure.update_layout(
         title={"text": title},
-        xaxis={"title": {"text": "epoch"}, "tickformat": "d"},
-        yaxis={"title": {"text": y_title}, "type": "log" if log_y else "linear",
-               "exponentformat": "power"},
+        xaxis={"title": {"text": "epoch"}, **integer_ticks(max(epochs, default=1))},
+        yaxis={"title": {"text": y_title}, **y_axis},
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         height=360,
         uirevision=uirevision,

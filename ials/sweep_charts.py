@@ -10,12 +10,14 @@ The dashboard and the HTML report draw the same figures.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+
+from ials.charts import MAX_LOG_TICKS, integer_ticks, log_ticks
 
 #: One colour per line (λ, α₀, ν …); lines beyond its length reuse colours cyclically.
 LINE_COLOURS = qualitative.Plotly + qualitative.D3
@@ -25,6 +27,15 @@ _LAYOUT = {"margin": {"l": 70, "r": 20, "t": 50, "b": 60}, "height": 420}
 
 def _label(value: float) -> str:
     return f"{float(value):g}"
+
+
+def _log_grid_axis(values: Iterable) -> dict:
+    """Return log-axis settings that label the grid values themselves when they are few."""
+    grid = sorted({float(v) for v in values if v is not None and float(v) > 0})
+    if 2 <= len(grid) <= MAX_LOG_TICKS:
+        return {"type": "log", "tickmode": "array", "tickvals": grid,
+                "ticktext": [_label(v) for v in grid]}
+    return log_ticks(grid)
 
 
 def heatmap_figure(cells: pd.DataFrame, metric: str, alpha_grid: Sequence[float] | None = None,
@@ -109,7 +120,7 @@ def curve_figure(cells: pd.DataFrame, metric: str, axis: str = "alpha0", reg_lab
         ))
     figure.update_layout(
         title={"text": f"{metric} against log {labels[axis]}"},
-        xaxis={"title": {"text": labels[axis]}, "type": "log"},
+        xaxis={"title": {"text": labels[axis]}, **_log_grid_axis(done[axis])},
         yaxis={"title": {"text": metric}},
         uirevision=uirevision or f"curve-{axis}", **_LAYOUT,
     )
@@ -175,7 +186,7 @@ def repeat_figure(results: pd.DataFrame, metric: str, uirevision: str = "repeat"
                          annotation_position="bottom right")
     figure.update_layout(
         title={"text": f"{metric} per seed (best epoch of each run)"},
-        xaxis={"title": {"text": "seed"}, "tickformat": "d"},
+        xaxis={"title": {"text": "seed"}, **integer_ticks(done["seed"].max() if len(done) else 1)},
         yaxis={"title": {"text": metric}},
         uirevision=uirevision, **_LAYOUT,
     )
@@ -202,7 +213,7 @@ def nu_scale_figures(results: pd.DataFrame, metric: str) -> tuple[go.Figure, go.
             ))
         figure.update_layout(
             title={"text": f"{metric} against log {title}"},
-            xaxis={"title": {"text": title}, "type": "log"},
+            xaxis={"title": {"text": title}, **_log_grid_axis(done[column])},
             yaxis={"title": {"text": metric}},
             uirevision=f"nu-{column}", **_LAYOUT,
         )

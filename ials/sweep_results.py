@@ -8,6 +8,7 @@ epochs leaves the search space. The functions on plain run-store rows (`results_
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -163,9 +164,13 @@ def aggregate_cells(results: pd.DataFrame, metric: str | None = None,
     Only finished runs count unless ``include_unfinished`` (then any run with a recorded
     epoch counts, using its best epoch so far). Columns: the cell keys, ``n_runs`` (runs
     queued for the cell), ``n_done`` (runs counted), ``mean``, ``std`` (sample standard
-    deviation, NaN with one seed), ``best_epoch`` (mean over seeds), ``test_mean``,
+    deviation, NaN with one seed), ``best_epoch`` (see below), ``test_mean``,
     ``test_std``, ``best_run_id`` (the counted run with the highest metric) and
     ``run_ids``. Sorted by ``mean``, best first, cells without a result last.
+
+    ``best_epoch`` is the median over seeds, taking the lower middle value for an even
+    count, so it is an epoch some run reached. Its column is float, so that a cell
+    without a result has NaN.
     """
     metric = metric or results.attrs.get("metric")
     if not metric:
@@ -191,7 +196,8 @@ def aggregate_cells(results: pd.DataFrame, metric: str | None = None,
             "n_done": len(used),
             "mean": values.mean() if len(values) else np.nan,
             "std": values.std(ddof=1) if len(values) >= 2 else np.nan,
-            "best_epoch": used["best_epoch"].astype(float).mean() if len(used) else np.nan,
+            "best_epoch": (float(statistics.median_low(used["best_epoch"].astype(int)))
+                           if len(used) else np.nan),
             "test_mean": tests.mean() if len(tests) else np.nan,
             "test_std": tests.std(ddof=1) if len(tests) >= 2 else np.nan,
             "best_run_id": used.loc[values.idxmax(), "run_id"] if len(values) else None,
@@ -244,7 +250,7 @@ def best_setting(results: pd.DataFrame, metric: str | None = None) -> dict | Non
         "metric": metric,
         "value": float(top["mean"]),
         "std": None if pd.isna(top["std"]) else float(top["std"]),
-        "best_epoch": int(round(float(top["best_epoch"]))),
+        "best_epoch": int(top["best_epoch"]),
         "n_seeds": int(top["n_done"]),
         "run_id": top["best_run_id"],
     }

@@ -98,10 +98,16 @@ def show_errors(action: str) -> Iterator[None]:
     """Show an exception raised inside the block as ``st.error`` instead of a traceback.
 
     Streamlit's own control flow (``st.rerun``, ``st.switch_page``, ``st.stop``) uses
-    exceptions derived from BaseException, so it passes through.
+    exceptions derived from BaseException, so it passes through. The library's
+    validation raises `ValueError` on rejected input, so that is logged as one warning
+    line. Any other exception is logged with its traceback.
     """
     try:
         yield
+    except ValueError as error:
+        logger.warning("%s failed: %s", action, error)
+        logger.debug("traceback of the rejected input", exc_info=True)
+        st.error(f"{action} failed: {error}")
     except Exception as error:  # noqa: BLE001 - every error ends up in front of the user
         logger.exception("%s failed", action)
         st.error(f"{action} failed: {error}")
@@ -125,7 +131,8 @@ def alive_workers() -> int:
 def permalink(**params: str) -> str:
     """Return a URL of this app that opens the view of ``params`` (e.g. ``run=ID``).
 
-    The app routes ``/?run=ID`` and ``/?compare=ID,ID`` to the run and compare pages.
+    The app routes ``/?run=ID``, ``/?compare=ID,ID`` and ``/?sweep=ID`` to the run,
+    compare and sweep pages.
     Without the browser's URL (as in tests) the link is relative.
     """
     base = (st.context.url or "").rstrip("/")

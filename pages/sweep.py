@@ -92,6 +92,11 @@ def show_ladder(cells: pd.DataFrame, metric: str) -> None:
                     config=common.PLOTLY_CONFIG)
 
 
+#: Session keys of the cell picker: its value and whether the user changed it.
+CELL_CHOICE_KEY = "cell_choice"
+CELL_PICKED_KEY = "cell_choice_picked"
+
+
 def show_cells(cells: pd.DataFrame, results: pd.DataFrame, metric: str) -> None:
     st.markdown(f"**Cells by {metric}** (mean ± std over seeds at each run's best epoch)")
     table = cells[list(CELL_TABLE_COLUMNS)].rename(columns=CELL_TABLE_COLUMNS)
@@ -99,15 +104,20 @@ def show_cells(cells: pd.DataFrame, results: pd.DataFrame, metric: str) -> None:
         "mean": st.column_config.NumberColumn(format="%.4f"),
         "std": st.column_config.NumberColumn(format="%.4f"),
         "test mean": st.column_config.NumberColumn(format="%.4f"),
-        "best epoch": st.column_config.NumberColumn(format="%.1f"),
+        "best epoch": st.column_config.NumberColumn(format="%d"),
     })
     done = cells[cells["n_done"] > 0]
     if done.empty:
         return
     labels = [f"α₀ {r.alpha0:g} · λ {r.reg:g} · ν {r.nu:g} · d {int(r.dim)}" for r in done.itertuples()]
-    picked = st.selectbox("Per-epoch curves of cell", range(len(labels)), format_func=labels.__getitem__,
-                          key="cell_choice")
-    run_ids = done.iloc[picked]["run_ids"]
+    # `aggregate_cells` sorts the best cell first. The picker follows the best cell, also
+    # while a live sweep finds a better one, until the user picks a cell.
+    state = st.session_state
+    if not state.get(CELL_PICKED_KEY) or state.get(CELL_CHOICE_KEY) not in labels:
+        state[CELL_CHOICE_KEY] = labels[0]
+    picked = st.selectbox("Per-epoch curves of cell", labels, key=CELL_CHOICE_KEY,
+                          on_change=lambda: state.update({CELL_PICKED_KEY: True}))
+    run_ids = done.iloc[labels.index(picked)]["run_ids"]
     store = common.store()
     series = [(f"seed {results.loc[results['run_id'] == rid, 'seed'].iloc[0]}", store.epochs(rid))
               for rid in run_ids]

@@ -400,3 +400,21 @@ def test_home_lists_latest_runs(store):
     labels = [link.proto.label for link in at.get("page_link") if "·" in link.proto.label]
     assert labels[0].startswith("newer · queued · synthetic-tiny · 0/4 epochs")
     assert labels[1].startswith("older · finished · synthetic-tiny · 3/4 epochs")
+
+
+# --- Streamlit settings ------------------------------------------------------------------
+
+
+def test_streamlit_config_keys_exist():
+    import tomllib
+
+    from streamlit import config
+
+    path = Path(APP).parent / ".streamlit" / "config.toml"
+    settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    options = config._config_options_template
+    for section, values in settings.items():
+        for name in values:
+            assert f"{section}.{name}" in options, f"unknown Streamlit option {section}.{name}"
+    assert settings["browser"]["gatherUsageStats"] is False
+    assert settings["client"]["toolbarMode"] == "viewer"

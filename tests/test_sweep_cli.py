@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_sweep_table_output_with_seeds(tmp_path):
     assert out.count("finished") == 2
     assert "±" in out  # two seeds give a standard deviation
     assert "best: α₀ = 0.1, λ = 0.01" in out
+    assert re.search(r"best epoch \d+\)", out), out
+    assert not re.search(r"best epoch \d+\.\d", out), "epochs print as integers"
 
 
 def test_sweep_rejects_bad_grid(tmp_path):

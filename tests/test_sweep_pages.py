@@ -117,6 +117,21 @@ def test_sweeps_page_rejects_bad_grid(store, spawned):
     assert not spawned
 
 
+def test_bad_grid_logs_one_warning_line(store, project_dirs, spawned):
+    import streamlit as st
+
+    st.cache_resource.clear()  # app.py sets up logging once per process
+    at = open_page(SWEEPS_PAGE)
+    text_input(at, "α₀ values").set_value("abc")
+    button(at, "Launch sweep").click().run()
+    assert any("'abc' is not a number" in e.value for e in at.error), [e.value for e in at.error]
+    log = (project_dirs.runs_dir / "logs" / "ials.log").read_text(encoding="utf-8")
+    [line] = [line for line in log.splitlines() if "Launching the sweep failed" in line]
+    assert " WARNING " in line
+    assert "'abc' is not a number" in line
+    assert "Traceback" not in log
+
+
 def test_sweeps_page_lists_sweeps(store):
     finished_sweep(store)
     at = open_page(SWEEPS_PAGE)
@@ -145,6 +160,34 @@ def test_sweep_page_shows_heatmap_and_advice(store):
     assert list(cells["λ"][:1]) == [0.01]
     assert cells["mean"].iloc[0] == pytest.approx(0.40)
     assert cells["best epoch"].iloc[0] == 2
+
+
+def cell_picker(at: AppTest):
+    return next(s for s in at.selectbox if s.label == "Per-epoch curves of cell")
+
+
+def test_cell_picker_follows_best_cell(store):
+    # Queued worst cell first: α₀ = 0.01 (HR@10 0.25), then α₀ = 0.1 (0.40).
+    sweep_id = sweeps.launch_sweep(store, base_spec(), [0.01, 0.1], [0.01])
+    first, second = sorted(store.list_runs(sweep_id=sweep_id), key=lambda r: r["created_at"])
+    assert first["spec"]["model"]["alpha0"] == 0.01
+    train_like_worker(store, first["id"], SURFACE[(0.01, 0.01)])
+    at = open_page(SWEEP_PAGE, sweep=sweep_id)
+    assert cell_picker(at).value == "α₀ 0.01 · λ 0.01 · ν 1 · d 8"
+
+    train_like_worker(store, second["id"], SURFACE[(0.1, 0.01)])
+    at.run()
+    assert cell_picker(at).value == "α₀ 0.1 · λ 0.01 · ν 1 · d 8"
+
+
+def test_cell_picker_keeps_user_choice(store):
+    sweep_id = finished_sweep(store)
+    at = open_page(SWEEP_PAGE, sweep=sweep_id)
+    assert cell_picker(at).value == "α₀ 0.1 · λ 0.01 · ν 1 · d 8"
+    cell_picker(at).select("α₀ 0.01 · λ 0.001 · ν 1 · d 8").run()
+    at.run()
+    assert cell_picker(at).value == "α₀ 0.01 · λ 0.001 · ν 1 · d 8"
+    assert not at.exception
 
 
 def test_sweep_page_metric_choice_changes_values(store):

@@ -230,6 +230,17 @@ def test_aggregate_cells_mean_and_std():
     assert pd.isna(other["std"])
 
 
+def test_aggregate_cells_best_epoch_is_an_epoch():
+    items = [
+        fake_run("a0", 0.1, 0.01, seed=0, curve=(0.1, 0.4, 0.3, 0.2)),  # best at epoch 2
+        fake_run("a1", 0.1, 0.01, seed=1, curve=(0.1, 0.2, 0.3, 0.4)),  # best at epoch 4
+    ]
+    cells = sweeps.aggregate_cells(frame(items))
+    # The lower median of {2, 4} is 2; a mean would give the non-epoch 3.0 or 3.5.
+    assert cells.iloc[0]["best_epoch"] == 2
+    assert sweeps.best_setting(frame(items))["best_epoch"] == 2
+
+
 def test_aggregate_cells_can_include_running():
     items = [fake_run("a", 0.1, 0.01, curve=(0.3,)), fake_run("b", 0.3, 0.01, status="running", curve=(0.9,))]
     cells = sweeps.aggregate_cells(frame(items), include_unfinished=True)
@@ -430,6 +441,27 @@ def test_curve_figure_one_line_per_other_value():
     assert figure.data[0].error_y.array[0] == pytest.approx(np.std([0.0, 0.01], ddof=1))
     with pytest.raises(ValueError, match="axis"):
         sweep_charts.curve_figure(cells, "HR@10", "nu")
+
+
+def test_curve_figure_labels_grid_values():
+    from ials import sweep_charts
+
+    items = [fake_run(f"r{i}", a, 0.01, curve=(0.1 * (i + 1),))
+             for i, a in enumerate([0.3, 0.1, 0.03, 0.01])]
+    figure = sweep_charts.curve_figure(sweeps.aggregate_cells(frame(items)), "HR@10", "alpha0")
+    assert figure.layout.xaxis.type == "log"
+    assert list(figure.layout.xaxis.tickvals) == [0.01, 0.03, 0.1, 0.3]
+    assert list(figure.layout.xaxis.ticktext) == ["0.01", "0.03", "0.1", "0.3"]
+
+
+def test_repeat_figure_labels_whole_seeds():
+    from ials import sweep_charts
+
+    items = [fake_run(f"s{seed}", 0.1, 0.01, seed=seed, curve=(0.3 + 0.01 * seed,))
+             for seed in range(3)]
+    figure = sweep_charts.repeat_figure(frame(items), "HR@10")
+    assert figure.layout.xaxis.dtick == 1
+    assert figure.layout.xaxis.tickformat == "d"
 
 
 def test_ladder_figure_log2_ticks_and_reference():

@@ -159,3 +159,39 @@ def test_reg_star_for_rejects_invalid_values():
         views.reg_star_for(0.01, 4, 6, 10, alpha0=-1.0, nu=1.0, nu_ref=1)
     with pytest.raises(ValueError, match="0 users"):
         views.reg_star_for(0.01, 0, 6, 10, alpha0=0.5, nu=1.0, nu_ref=1)
+
+
+@pytest.mark.parametrize(("largest", "step"), [(1, 1), (4, 1), (10, 1), (11, 2), (20, 2),
+                                               (21, 5), (64, 10), (101, 20), (1000, 100)])
+def test_integer_ticks_step(largest, step):
+    settings = charts.integer_ticks(largest)
+    assert settings["dtick"] == step
+    assert settings["tickmode"] == "linear"
+    assert settings["tickformat"] == "d"
+
+
+def test_loss_figure_labels_whole_epochs():
+    epochs = [dict(epoch(number, 0.1), L_S=2.0 / number) for number in range(1, 5)]
+    figure = charts.loss_figure(epochs, log_y=True)
+    assert figure.layout.xaxis.dtick == 1
+    assert figure.layout.xaxis.tickmode == "linear"
+
+
+def test_log_ticks_label_one_two_five():
+    settings = charts.log_ticks([0.35, 0.9, 2.7])
+    assert settings["tickvals"] == [0.5, 1.0, 2.0]
+    assert settings["ticktext"] == ["0.5", "1", "2"]
+    assert settings["type"] == "log"
+
+
+def test_log_ticks_narrow_span_labels_digits():
+    settings = charts.log_ticks([0.29, 0.52])
+    assert settings["tickvals"] == [0.3, 0.4, 0.5]
+    # One round value (0.4) is too few labels, so plotly places the ticks.
+    assert "tickvals" not in charts.log_ticks([0.31, 0.48])
+
+
+def test_log_ticks_wide_span_keeps_plotly_ticks():
+    settings = charts.log_ticks([1e-4, None, float("nan"), 0.0, 10.0])
+    assert "tickvals" not in settings
+    assert settings["type"] == "log"

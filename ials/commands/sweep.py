@@ -287,7 +287,7 @@ class _TablePrinter:
             spread = f" ± {cell['std']:.4f}" if cell["std"] == cell["std"] else ""
             print(f"  α₀ {cell['alpha0']:<8g} λ {cell['reg']:<8g} ν {cell['nu']:<4g} "
                   f"{metric} {cell['mean']:.4f}{spread} (n={int(cell['n_done'])}, "
-                  f"best epoch {cell['best_epoch']:.1f})")
+                  f"best epoch {int(cell['best_epoch'])})")
         print(f"best: α₀ = {best['alpha0']:g}, λ = {best['reg']:g}, ν = {best['nu']:g}: "
               f"{metric} {best['value']:.4f} at epoch {best['best_epoch']} "
               f"(run {best['run_id']}, sweep {sweep_id})")
