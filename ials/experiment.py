@@ -122,12 +122,16 @@ class Experiment:
     def epochs(self) -> Iterator[EpochRecord]:
         """Train `spec.model.epochs` epochs, yielding an `EpochRecord` after each one."""
         from ials.evaluation import evaluate
+        from ials.solvers import single_threaded_blas
 
         if self._split is None:
             self.prepare()
         for stats in self._model.fit_epochs(self._split.train):
             started = time.perf_counter()
-            metrics = evaluate(self._model, self._split.eval_task)
+            # One BLAS thread here too: OpenBLAS threads busy-wait after a multithreaded
+            # call and would slow the next epoch's numba threads; numba parallelizes top-k.
+            with single_threaded_blas():
+                metrics = evaluate(self._model, self._split.eval_task)
             eval_seconds = time.perf_counter() - started
             yield EpochRecord(
                 epoch=stats.epoch,

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ials.config import IALSConfig
-from ials.solvers import row_regularization, solve_rows
+from ials.solvers import row_regularization, single_threaded_blas, solve_rows
 from ials.solvers.losses import gramian, observed_loss, unobserved_loss, weighted_sq_norms
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,8 @@ class IALS:
         W, H = self.user_factors, self.item_factors
         n_users, n_items = train.shape
         l_s = observed_loss(train.indptr, train.indices, W, H)
-        l_i = unobserved_loss(gramian(W), gramian(H), self.config.alpha0)
+        with single_threaded_blas():  # keeps OpenBLAS threads from spinning into training
+            l_i = unobserved_loss(gramian(W), gramian(H), self.config.alpha0)
         item_counts = np.bincount(train.indices, minlength=n_items).astype(np.float64)
         user_weights = self._row_reg(train, n_items).astype(np.float64)
         item_weights = self.reg * (item_counts + self.config.alpha0 * n_users) ** self.config.nu

@@ -8,6 +8,7 @@ side fixed, using the solver named in the config: ``exact`` (`exact.solve_exact`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 
 import numpy as np
@@ -27,11 +28,22 @@ ROWS_PER_TASK = 32
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Limit BLAS to one thread while numba threads each call it per row."""
-    from threadpoolctl import threadpool_limits
+    """Limit BLAS to one thread while numba threads each call it per row.
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    Everything BLAS does around the kernels (Gramians, rotations) also runs inside this
+    limit: OpenBLAS worker threads busy-wait for a while after each call, and would take
+    the cores from numba's threads during the next kernel.
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    # Building the controller scans the loaded libraries once; limits are then cheap.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def row_regularization(
@@ -63,12 +75,12 @@ def solve_rows(
     """
     from numba import set_parallel_chunksize
 
-    gram_scaled = (alpha0 * (fixed.T @ fixed)).astype(fixed.dtype)
     indptr = matrix.indptr
     indices = matrix.indices
     previous_chunk = set_parallel_chunksize(1)
     try:
         with single_threaded_blas():
+            gram_scaled = (alpha0 * (fixed.T @ fixed)).astype(fixed.dtype)
             if solver == "exact":
                 failures = solve_exact(
                     indptr, indices, fixed, gram_scaled, row_reg, target, ROWS_PER_TASK, woodbury

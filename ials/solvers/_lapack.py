@@ -35,6 +35,8 @@ def _declare(module: str, name: str, n_args: int) -> types.ExternalFunction:
     return types.ExternalFunction(symbol, types.void(*([_VOID_PTR] * n_args)))
 
 
+_sgemv = _declare("cython_blas", "sgemv", 11)
+_dgemv = _declare("cython_blas", "dgemv", 11)
 _ssymv = _declare("cython_blas", "ssymv", 10)
 _dsymv = _declare("cython_blas", "dsymv", 10)
 _ssyrk = _declare("cython_blas", "ssyrk", 10)
@@ -47,6 +49,48 @@ _dpotrs = _declare("cython_lapack", "dpotrs", 8)
 _UPLO = ord("U")
 _TRANS = ord("N")
 _TRANS_T = ord("T")
+
+
+@njit(cache=True, nogil=True)
+def rows_times_vector(rows, vector, out):
+    """Set ``out = rows @ vector``: the dot product of every row with ``vector``.
+
+    rows : (n, d) C-contiguous. vector : (d,). out : (n,). Same dtype throughout.
+    """
+    n, d = rows.shape
+    if n == 0:
+        return
+    _gemv_column_major(ord("T"), d, n, rows, vector, out, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def add_rows_weighted(rows, weights, out):
+    """Add ``rowsᵀ @ weights`` (Σ_j weights[j] rows[j]) to ``out``.
+
+    rows : (n, d) C-contiguous. weights : (n,). out : (d,). Same dtype throughout.
+    """
+    n, d = rows.shape
+    if n == 0:
+        return
+    _gemv_column_major(ord("N"), d, n, rows, weights, out, 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _gemv_column_major(trans, m, n, A, x, y, beta):
+    """y = op(A) x + beta y for the column-major m × n matrix A (a row-major n × m array)."""
+    ints = np.array([m, n, 1], np.int32)  # rows, columns (= leading dimension m), increment
+    scalars = np.empty(2, A.dtype)
+    scalars[0] = 1.0
+    scalars[1] = beta
+    chars = np.array([trans], np.uint8)
+    if A.itemsize == 4:
+        _sgemv(chars.ctypes, ints[0:].ctypes, ints[1:].ctypes, scalars[0:].ctypes, A.ctypes,
+               ints[0:].ctypes, x.ctypes, ints[2:].ctypes, scalars[1:].ctypes, y.ctypes,
+               ints[2:].ctypes)
+    else:
+        _dgemv(chars.ctypes, ints[0:].ctypes, ints[1:].ctypes, scalars[0:].ctypes, A.ctypes,
+               ints[0:].ctypes, x.ctypes, ints[2:].ctypes, scalars[1:].ctypes, y.ctypes,
+               ints[2:].ctypes)
 
 
 @njit(cache=True, nogil=True)

@@ -11,21 +11,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import dot, symv
+from ials.solvers._lapack import add_rows_weighted, dot, rows_times_vector, symv
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def _apply_system(indices, start, n, Y, gram_scaled, reg, vector, out):
-    """out = (α₀ G + reg I + Σ_i y_i y_iᵀ) vector."""
+def _apply_system(gathered, n, gram_scaled, reg, vector, weights, out):
+    """out = (α₀ G + reg I + Σ_j g_j g_jᵀ) vector, with g_j the rows of ``gathered[:n]``.
+
+    The item part is two BLAS matrix-vector products over the gathered rows.
+    """
     d = vector.shape[0]
     symv(gram_scaled, vector, out, 1.0, 0.0)  # BLAS reads one triangle of G
     for p in range(d):
         out[p] += reg * vector[p]
-    for j in range(n):
-        row = Y[indices[start + j]]
-        weight = dot(row, vector)
-        for p in range(d):
-            out[p] += row[p] * weight
+    rows_times_vector(gathered[:n], vector, weights[:n])
+    add_rows_weighted(gathered[:n], weights[:n], out)
 
 
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -39,32 +39,44 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
     d = Y.shape[1]
     n_tasks = (n_rows + rows_per_task - 1) // rows_per_task
     for task in prange(n_tasks):
+        first = task * rows_per_task
+        last = min(first + rows_per_task, n_rows)
+        longest = 0
+        for u in range(first, last):
+            longest = max(longest, indptr[u + 1] - indptr[u])
+        gathered = np.empty((longest, d), Y.dtype)
+        weights = np.empty(longest, Y.dtype)
         product = np.empty(d, Y.dtype)
         residual = np.empty(d, Y.dtype)
         direction = np.empty(d, Y.dtype)
-        for u in range(task * rows_per_task, min((task + 1) * rows_per_task, n_rows)):
+        for u in range(first, last):
             start = indptr[u]
             n = indptr[u + 1] - start
             x = X[u]
             if n == 0:
                 x[:] = 0
                 continue
-            # residual = Σ_i y_i − A x = −(α₀ G + λ_u I) x + Σ_i (1 − y_i·x) y_i, in one
-            # pass over the row's items.
+            # The row's items are copied once into contiguous memory for the k + 1 passes.
+            for j in range(n):
+                row = Y[indices[start + j]]
+                for p in range(d):
+                    gathered[j, p] = row[p]
+            # residual = Σ_i y_i − A x = −(α₀ G + λ_u I) x + Σ_i (1 − y_i·x) y_i.
             symv(gram_scaled, x, residual, -1.0, 0.0)
             for p in range(d):
                 residual[p] -= row_reg[u] * x[p]
             for j in range(n):
-                row = Y[indices[start + j]]
-                weight = 1 - dot(row, x)
+                weights[j] = 1 - dot(gathered[j], x)
+            for j in range(n):
+                weight = weights[j]
                 for p in range(d):
-                    residual[p] += row[p] * weight
+                    residual[p] += gathered[j, p] * weight
             direction[:] = residual
             rs_old = dot(residual, residual)
             for _ in range(steps):
                 if rs_old <= 1e-20:
                     break
-                _apply_system(indices, start, n, Y, gram_scaled, row_reg[u], direction, product)
+                _apply_system(gathered, n, gram_scaled, row_reg[u], direction, weights, product)
                 step = rs_old / dot(direction, product)
                 for p in range(d):
                     x[p] += step * direction[p]
