@@ -32,7 +32,12 @@ def start_logging() -> Path:
 
 start_logging()
 
-st.set_page_config(page_title="iALS dashboard", page_icon=":material/grid_on:", layout="wide")
+# A local icon file: a ":material/...:" page icon makes every browser fetch it from
+# Google's font servers, which a self-hosted or offline server must not depend on.
+st.set_page_config(
+    page_title="iALS dashboard", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+    layout="wide",
+)
 
 home_page = st.Page(common.HOME_PAGE, title="Start", icon=":material/home:", default=True)
 runs_page = st.Page(common.RUNS_PAGE, title="Runs", icon=":material/table_rows:")

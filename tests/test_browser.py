@@ -65,6 +65,11 @@ def test_launch_follow_share_download(serve_app, project_dirs, tmp_path):
         context = browser.new_context(viewport={"width": 1280, "height": 800},
                                       accept_downloads=True)
         context.set_default_timeout(PAGE_TIMEOUT_MS)
+        # Every request must stay on this server: a public demo or an offline install
+        # must not depend on (or report to) outside hosts such as font servers.
+        outside_requests = []
+        context.on("request", lambda request: outside_requests.append(request.url)
+                   if not request.url.startswith((server.base_url, "data:", "blob:")) else None)
         page = context.new_page()
 
         # A page opened by URL on a fresh server must still get app.py's navigation.
@@ -122,4 +127,5 @@ def test_launch_follow_share_download(serve_app, project_dirs, tmp_path):
         assert "browser run" in html
         assert "Plotly.newPlot(" in html
         assert not re.search(r"<script[^>]*\bsrc\s*=", html)
+        assert outside_requests == []
         browser.close()
