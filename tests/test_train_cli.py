@@ -33,6 +33,8 @@ def test_json_lines_per_epoch_and_final():
     assert final["effective_reg"] == pytest.approx(0.003)
     assert final["metrics"] == lines[-2]["metrics"]
     assert "Recall@20" in final["test_metrics"]
+    assert final["spec"]["model"]["dim"] == 8
+    assert final["spec"]["dataset"] == "synthetic-small"
 
 
 def test_normalized_reg_reports_effective_value():
@@ -52,6 +54,7 @@ def test_table_output_has_loss_columns():
     for column in ("L_S", "L_I", "R", "L", "Recall@20", "train s"):
         assert column in header
     assert "final model, test split" in result.stdout
+    assert "best epoch" not in result.stdout  # no epoch picking on the test split
 
 
 @pytest.mark.parametrize(

@@ -178,6 +178,7 @@ class _JsonPrinter:
             **extra,
             "effective_reg": experiment.effective_reg,
             "best_epoch": best.epoch if best else None,
+            "spec": experiment.spec.to_dict(),
             "dataset_fingerprint": experiment.fingerprint,
             "seconds": round(seconds, 3),
         }
@@ -222,7 +223,9 @@ class _TablePrinter:
         if "test_metrics" in extra:
             test = ", ".join(f"{k} {v:.4f}" for k, v in extra["test_metrics"].items())
             print(f"final model, test split: {test}")
-        if best is not None and best.metrics:
+        # Picking an epoch on the test split would leak it, so only validation runs
+        # name their best epoch.
+        if best is not None and best.metrics and experiment.spec.split == "validation":
             key = next(iter(best.metrics))
             print(f"best epoch by {key}: {best.epoch} ({best.metrics[key]:.4f})")
         print(f"effective λ {experiment.effective_reg:.6g}; total {seconds:.1f} s")
