@@ -193,3 +193,22 @@ def dot(a, b):
     for k in range(a.shape[0]):
         total += a[k] * b[k]
     return total
+
+
+@njit(cache=True, nogil=True)
+def longest_row(indptr, first, last):
+    """Return the largest interaction count among CSR rows ``first`` to ``last - 1``."""
+    longest = 0
+    for u in range(first, last):
+        longest = max(longest, indptr[u + 1] - indptr[u])
+    return longest
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def gather_rows(Y, indices, start, n, out):
+    """Copy rows ``Y[indices[start:start + n]]`` into ``out[:n]`` (contiguous)."""
+    d = Y.shape[1]
+    for j in range(n):
+        row = Y[indices[start + j]]
+        for k in range(d):
+            out[j, k] = row[k]

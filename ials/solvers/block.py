@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import cholesky_solve, dot, syrk_add
+from ials.solvers._lapack import cholesky_solve, dot, gather_rows, longest_row, syrk_add
 
 
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -36,9 +36,7 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps,
     for task in prange(n_tasks):
         first = task * rows_per_task
         last = min(first + rows_per_task, n_rows)
-        longest = 0
-        for u in range(first, last):
-            longest = max(longest, indptr[u + 1] - indptr[u])
+        longest = longest_row(indptr, first, last)
         gathered = np.empty((longest, d), Y.dtype)
         block_buffer = np.empty(longest * b, Y.dtype)
         residual = np.empty(longest, Y.dtype)  # ŷ_ui − 1 for the row's items
@@ -51,11 +49,9 @@ def solve_block(indptr, indices, Y, gram_scaled, row_reg, X, block_size, sweeps,
             if n == 0:
                 x[:] = 0
                 continue
+            gather_rows(Y, indices, start, n, gathered)
             for j in range(n):
-                row = Y[indices[start + j]]
-                for k in range(d):
-                    gathered[j, k] = row[k]
-                residual[j] = dot(row, x) - 1.0
+                residual[j] = dot(gathered[j], x) - 1.0
             for _ in range(sweeps):
                 for block_start in range(0, d, b):
                     width = min(block_start + b, d) - block_start

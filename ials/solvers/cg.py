@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import add_rows_weighted, dot, rows_times_vector, symv
+from ials.solvers._lapack import (
+    add_rows_weighted, dot, gather_rows, longest_row, rows_times_vector, symv,
+)
 
 
 @njit(cache=True, fastmath=True, nogil=True)
@@ -41,9 +43,7 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
     for task in prange(n_tasks):
         first = task * rows_per_task
         last = min(first + rows_per_task, n_rows)
-        longest = 0
-        for u in range(first, last):
-            longest = max(longest, indptr[u + 1] - indptr[u])
+        longest = longest_row(indptr, first, last)
         gathered = np.empty((longest, d), Y.dtype)
         weights = np.empty(longest, Y.dtype)
         product = np.empty(d, Y.dtype)
@@ -57,10 +57,7 @@ def solve_cg(indptr, indices, Y, gram_scaled, row_reg, X, steps, rows_per_task):
                 x[:] = 0
                 continue
             # The row's items are copied once into contiguous memory for the k + 1 passes.
-            for j in range(n):
-                row = Y[indices[start + j]]
-                for p in range(d):
-                    gathered[j, p] = row[p]
+            gather_rows(Y, indices, start, n, gathered)
             # residual = Σ_i y_i − A x = −(α₀ G + λ_u I) x + Σ_i (1 − y_i·x) y_i.
             symv(gram_scaled, x, residual, -1.0, 0.0)
             for p in range(d):

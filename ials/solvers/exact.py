@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ials.solvers._lapack import cholesky_solve, syrk_add, syrk_outer_add
+from ials.solvers._lapack import cholesky_solve, longest_row, syrk_add, syrk_outer_add
 
 
 def solve_exact(indptr, indices, Y, gram_scaled, row_reg, X, rows_per_task, woodbury=True):
@@ -81,9 +81,7 @@ def _solve_rotated(indptr, indices, rotated, eigenvalues, row_reg, X, out, rows_
     for task in prange(n_tasks):
         first = task * rows_per_task
         last = min(first + rows_per_task, n_rows)
-        longest = 0
-        for u in range(first, last):
-            longest = max(longest, indptr[u + 1] - indptr[u])
+        longest = longest_row(indptr, first, last)
         side = d if longest >= woodbury_below else longest
         gathered = np.empty((longest, d), rotated.dtype)
         square = np.empty(side * side, rotated.dtype)
