@@ -541,9 +541,12 @@ def training_counts(name: str, protocol: str, split: str, split_seed: int, data_
     """
     from ials import data
 
-    # NOTE: load_split keeps the split in a per-process cache, so the Streamlit process
-    # keeps each data set it counted (hundreds of MB for ML-20M) until it restarts.
     split_data = data.load_split(name, protocol=protocol, split=split, seed=split_seed,
                                  data_dir=data_dir)
     n_users, n_items = split_data.train.shape
-    return TrainingCounts(int(n_users), int(n_items), int(split_data.train.nnz))
+    counts = TrainingCounts(int(n_users), int(n_items), int(split_data.train.nnz))
+    # The dashboard never trains, so it drops the loaded data (hundreds of MB for ML-20M)
+    # from load_split's per-process cache; callers cache the three counts instead.
+    del split_data
+    data.clear_cache()
+    return counts

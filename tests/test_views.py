@@ -195,3 +195,16 @@ def test_log_ticks_wide_span_keeps_plotly_ticks():
     settings = charts.log_ticks([1e-4, None, float("nan"), 0.0, 10.0])
     assert "tickvals" not in settings
     assert settings["type"] == "log"
+
+
+def test_training_counts_leave_no_cached_split(tmp_path):
+    from ials import data
+
+    counts = views.training_counts("synthetic-tiny", "leave-last-out", "validation", 0, tmp_path)
+    assert len(data._splits) == 0  # the dashboard process keeps no training data
+    assert len(data._interactions) == 0
+    split = data.make_split(data.load_interactions("synthetic-tiny", tmp_path),
+                            "leave-last-out", "validation", 0)
+    assert counts.n_users == split.train.shape[0]
+    assert counts.n_items == split.train.shape[1]
+    assert counts.nnz == split.train.nnz
