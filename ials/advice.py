@@ -37,7 +37,7 @@ from ials.sweeps import BLOCK_SOLVER_MIN_DIM, aggregate_cells, pooled_noise_std,
 #: standard deviations a gap from noise alone has a two-sided chance of about 0.3 %.
 REFINE_NOISE_MULTIPLE = 3.0
 #: Without a noise estimate, a jump of more than this fraction of the best value counts as
-#: abrupt (5 % of, e.g., HR@10 = 0.70 is 0.035). The noise rule asks for seeds meanwhile.
+#: abrupt (5 % of, e.g., HR@10 = 0.70 is 0.035). The noise rule requests seed repeats meanwhile.
 REFINE_RELATIVE_JUMP = 0.05
 #: Only pairs whose better cell is within this fraction of the best value get refined:
 #: jumps deep in the bad region of the grid (e.g. from 0.05 to 0.20) do not move the best.

@@ -1,4 +1,4 @@
-"""Where data sets and the run store live."""
+"""Locations of the data directory and the run store."""
 
 from __future__ import annotations
 

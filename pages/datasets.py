@@ -44,7 +44,7 @@ with common.show_errors("Listing the data sets"):
             "description": row["description"], "note": row["detail"],
         } for row in rows],
         hide_index=True, width="stretch",
-        # The note says how to get a missing data set, so it comes before the long text.
+        # The note tells how to get a missing data set, so it comes before the long text.
         column_order=["name", "status", "size", "note", "description"],
         column_config={
             "status": st.column_config.TextColumn(width="small"),

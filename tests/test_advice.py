@@ -75,7 +75,8 @@ def test_edge_best_extends_reg_grid_up():
     assert len(extend) == 1
     new_values = extend[0].next_sweep["regs"]
     assert new_values[0] == pytest.approx(0.1 * (0.1 / 0.03) ** 2, rel=0.01)
-    assert 0.1 in new_values and 0.03 in new_values
+    assert 0.1 in new_values
+    assert 0.03 in new_values
     assert advice.DOUBLE_DIM not in kinds(items)
 
 

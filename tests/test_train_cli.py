@@ -25,7 +25,8 @@ def test_json_lines_per_epoch_and_final():
         assert set(line["loss"]) == {"L_S", "L_I", "R", "L"}
         assert line["loss"]["L"] == pytest.approx(
             line["loss"]["L_S"] + line["loss"]["L_I"] + line["loss"]["R"])
-        assert "Recall@20" in line["metrics"] and "NDCG@20" in line["metrics"]
+        assert "Recall@20" in line["metrics"]
+        assert "NDCG@20" in line["metrics"]
         assert line["seconds"] > 0
     final = lines[-1]
     assert final["final"] is True

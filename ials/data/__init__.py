@@ -6,7 +6,7 @@ Typical use::
     split = data.load_split("ml-1m")                  # default protocol, validation split
     split.train                                       # csr_matrix, users × items, binary
     split.eval_task                                   # scored after every epoch
-    data.list_datasets()                              # what the data directory holds
+    data.list_datasets()                              # what the data directory contains
 
 `load_split` caches results per process, because a worker running a sweep loads the same
 split for every run. Treat the returned `Split` as read-only: later calls return the same

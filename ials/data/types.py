@@ -87,7 +87,7 @@ class SampledTask:
 class RankingTask:
     """Full-ranking evaluation over all items (Recall@k, NDCG@k, HR@k).
 
-    Either ``users`` names rows of the trained user embeddings, or ``fold_in`` holds the
+    Either ``users`` names rows of the trained user embeddings, or ``fold_in`` contains the
     history of held-out users whose embeddings are computed at evaluation time.
 
     Attributes

@@ -68,7 +68,7 @@ def solve_rows(
 ) -> None:
     """Update ``target`` (n_rows × d) in place, holding ``fixed`` (n_cols × d) fixed.
 
-    ``matrix`` (n_rows × n_cols, CSR) says which pairs are observed. ``woodbury=False``
+    ``matrix`` (n_rows × n_cols, CSR) marks the observed pairs. ``woodbury=False``
     makes the exact solver use the d × d system for every row (for benchmarks). Raises
     `FloatingPointError` when a row's system is not positive definite (possible only
     with float32 and extreme hyperparameters), naming the fix.

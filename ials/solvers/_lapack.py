@@ -6,7 +6,7 @@ Cholesky solve per row, inside numba's parallel loops. numba's own ``np.dot`` an
 (``scipy.linalg.cython_blas`` / ``cython_lapack``) directly avoids that.
 
 The routines are declared as external symbols registered with LLVM by name, so the numba
-functions that call them can still be cached on disk (``cache=True``); ctypes function
+functions that call them can still be cached on disk (``cache=True``). ctypes function
 pointers would make them uncacheable.
 
 Layout: all matrices here are C-contiguous row-major numpy arrays handed to Fortran

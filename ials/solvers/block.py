@@ -7,7 +7,7 @@ For row u and block B (b coordinates, the others fixed) the update is
     x_uB ← x_uB − M⁻¹ rhs,  then ŷ_ui += y_iB · (change) for i ∈ I(u).
 
 Rows are independent given Y, so each row runs its sweep over all blocks on its own
-thread; the predictions ŷ of a row are recomputed at its start (n·d work), which keeps
+thread. The predictions ŷ of a row are recomputed at its start (n·d work), which keeps
 memory per row small. With b ≥ d there is one block and the update equals the exact solve.
 """
 
